@@ -1,0 +1,220 @@
+"""Clean: normalise text, strip boilerplate, pull author/outlet out of trailers, parse dates."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import html
+import json
+import re
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+
+from newsetl.rules import RULES, Rules
+from newsetl.schema import CLEAN, QUARANTINE, from_rows
+
+# Invisible characters that survive copy-paste from CMSs; they break hashing and word counts.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"[^\S\n]+")
+# Han, kana and Hangul are written without spaces: each character counts as one token.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+
+
+def _fix_unicode(s: str) -> str:
+    if s.isascii():
+        return html.unescape(s) if "&" in s else s
+    import ftfy  # only non-ASCII text can carry mojibake
+
+    return unicodedata.normalize("NFC", ftfy.fix_text(s, normalization="NFC"))
+
+
+def normalize_line(s: str | None) -> str:
+    """Return one line of text with encoding damage repaired and whitespace collapsed."""
+    if not s:
+        return ""
+    s = _CONTROL.sub(" ", _INVISIBLE.sub("", _fix_unicode(s)))
+    return _SPACES.sub(" ", s.replace("\n", " ")).strip()
+
+
+def split_paragraphs(s: str | None) -> list[str]:
+    """Return the normalised, non-empty paragraphs (lines) of a text."""
+    if not s:
+        return []
+    s = _fix_unicode(s.replace("\r\n", "\n").replace("\r", "\n"))
+    s = _CONTROL.sub(" ", _INVISIBLE.sub("", s))
+    return [p for p in (_SPACES.sub(" ", ln).strip() for ln in s.split("\n")) if p]
+
+
+def tokens(text: str) -> list[str]:
+    """Return the lower-cased word tokens of a text (CJK characters one token each)."""
+    return _TOKEN.findall(text.lower())
+
+
+def text_fingerprint(text: str) -> str:
+    """Return the exact-duplicate key: SHA-256 of the text's tokens (case, spacing, punctuation ignored)."""
+    return hashlib.sha256(" ".join(tokens(text)).encode()).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    return tokens(a) == tokens(b) and bool(tokens(a))
+
+
+def strip_boilerplate(paras: list[str], rules: Rules = RULES) -> list[str]:
+    """Return paragraphs without chrome lines and without everything after a related-links marker."""
+    kept = [p for p in paras if not any(r.match(p) for r in rules.drop_line_patterns)]
+    for i, p in enumerate(kept):
+        if i > 0 and any(r.match(p) for r in rules.cut_from_patterns):
+            return kept[:i]
+    return kept
+
+
+def extract_trailers(paras: list[str], rules: Rules = RULES) -> tuple[list[str], str | None, str | None]:
+    """Return (paragraphs, author, outlet) with '(Posted by X)', 'Source: Y' and bylines removed."""
+    author = outlet = None
+    paras = list(paras)
+    changed = True
+    while changed and paras:
+        changed = False
+        last = paras[-1]
+        if len(last) <= 120:
+            for r in rules.source_trailer_patterns:
+                if m := r.match(last):
+                    outlet = outlet or m.group("name").strip()
+                    paras.pop()
+                    changed = True
+                    break
+            else:
+                for r in rules.author_trailer_patterns:
+                    if m := r.match(last):
+                        author = author or m.group("name").strip()
+                        paras.pop()
+                        changed = True
+                        break
+    if len(paras) > 1 and len(paras[0]) <= 100:
+        for r in rules.author_trailer_patterns:
+            if m := r.match(paras[0]):
+                author = author or m.group("name").strip()
+                paras = paras[1:]
+                break
+    return paras, author, outlet
+
+
+def parse_published(raw: str | None) -> tuple[datetime | None, str | None, bool]:
+    """Return (UTC datetime, original UTC offset like '+02:00', ok) for a date string.
+
+    ok is False when a non-empty value could not be read as a date. A value with no
+    offset is taken as UTC and its offset left empty.
+    """
+    if raw is None or not str(raw).strip():
+        return None, None, True
+    s = str(raw).strip()
+    dt: datetime | None = None
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+    except ValueError:
+        try:
+            dt = email.utils.parsedate_to_datetime(s)
+        except (TypeError, ValueError, IndexError):
+            dt = None
+        if dt is None and _YEAR.search(s):
+            from dateutil import parser as du
+
+            try:
+                dt = du.parse(s)
+            except (ValueError, OverflowError):
+                dt = None
+    if dt is None:
+        return None, None, False
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        return dt.replace(tzinfo=timezone.utc), None, True
+    off = dt.utcoffset() or timedelta(0)
+    mins = int(off.total_seconds() // 60)
+    sign = "+" if mins >= 0 else "-"
+    offset = f"{sign}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
+    try:
+        return dt.astimezone(timezone.utc), offset, True
+    except (OverflowError, ValueError):
+        return None, None, False
+
+
+def _clean_keywords(values: list[str] | None) -> list[str]:
+    seen: dict[str, str] = {}
+    for v in values or []:
+        k = normalize_line(v)
+        if k and k.casefold() not in seen:
+            seen[k.casefold()] = k
+    return list(seen.values())
+
+
+def _reject(rec: dict, reason: str, detail: str) -> dict:
+    raw = {k: rec.get(k) for k in ("title", "text", "url", "published_raw", "outlet_meta")}
+    return {
+        "record_id": rec["record_id"],
+        "stage": "clean",
+        "reason": reason,
+        "detail": detail,
+        "title": rec.get("title"),
+        "raw": json.dumps(raw, ensure_ascii=False, default=str)[:4000],
+        "source_file": rec["source_file"],
+        "file_sha256": rec["file_sha256"],
+        "record_no": rec["record_no"],
+        "format": rec["format"],
+    }
+
+
+def clean_record(rec: dict, rules: Rules = RULES) -> tuple[dict | None, dict | None]:
+    """Return (cleaned record, None) or (None, quarantine row) for one raw record."""
+    title = normalize_line(rec.get("title"))
+    paras = split_paragraphs(rec.get("text"))
+    had_text = bool(paras)
+    paras = strip_boilerplate(paras, rules)
+    paras, author, outlet_trailer = extract_trailers(paras, rules)
+    while paras and title and _same(paras[0], title):
+        paras = paras[1:]
+    text = "\n\n".join(paras)
+    if not had_text:
+        return None, _reject(rec, "empty_text", "the record has no body text")
+    if not text:
+        return None, _reject(rec, "boilerplate_only", "the body held only boilerplate lines")
+    if not title:
+        return None, _reject(rec, "missing_title", "the record has no title")
+    published_at, offset, ok = parse_published(rec.get("published_raw"))
+    if not ok:
+        return None, _reject(rec, "invalid_published_at", f"unreadable date {str(rec.get('published_raw'))[:80]!r}")
+    out = dict(rec)
+    out.update(
+        title=title,
+        text=text,
+        url=normalize_line(rec.get("url")) or None,
+        outlet_meta=normalize_line(rec.get("outlet_meta")) or None,
+        outlet_header=normalize_line(rec.get("outlet_header")) or None,
+        outlet_trailer=outlet_trailer,
+        site_name=normalize_line(rec.get("site_name")) or None,
+        author=normalize_line(rec.get("author")) or author,
+        category=normalize_line(rec.get("category")) or None,
+        language_given=normalize_line(rec.get("language_given")).lower() or None,
+        keywords=_clean_keywords(rec.get("keywords")),
+        published_at=published_at,
+        published_offset=offset,
+        word_count=len(tokens(text)),
+        text_hash=text_fingerprint(text),
+    )
+    return out, None
+
+
+def clean_articles(raw: pa.Table, rules: Rules = RULES) -> tuple[pa.Table, pa.Table]:
+    """Return (cleaned articles, rejected rows) for a table of raw records (schema RAW + ingest_order)."""
+    kept: list[dict] = []
+    rejected: list[dict] = []
+    for rec in raw.to_pylist():
+        ok, bad = clean_record(rec, rules)
+        if ok is not None:
+            kept.append(ok)
+        else:
+            rejected.append(bad)  # type: ignore[arg-type]
+    return from_rows(kept, CLEAN), from_rows(rejected, QUARANTINE)

@@ -1,0 +1,118 @@
+"""Language: detect each article's language with langdetect (fixed seed), or fall back to the feed's."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from newsetl.schema import with_columns
+
+UNDETERMINED = "und"
+# Below this top probability langdetect "cannot decide" and a language given by the feed wins.
+MIN_CONFIDENCE = 0.80
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+# Common non-ISO-639-1 spellings feeds use for their language field.
+_ALIASES = {
+    "eng": "en", "english": "en", "deu": "de", "ger": "de", "german": "de", "deutsch": "de",
+    "fra": "fr", "fre": "fr", "french": "fr", "français": "fr", "spa": "es", "spanish": "es",
+    "español": "es", "por": "pt", "portuguese": "pt", "português": "pt", "ukr": "uk",
+    "ukrainian": "uk", "rus": "ru", "russian": "ru", "ara": "ar", "arabic": "ar", "zho": "zh",
+    "chi": "zh", "chinese": "zh", "kur": "ku", "ckb": "ku", "kurdish": "ku", "sorani": "ku",
+}
+
+
+def normalize_code(value: str | None) -> str | None:
+    """Return an ISO 639-1 code for a feed's language value ('en-US' -> 'en'), or None."""
+    if not value:
+        return None
+    v = value.strip().lower().replace("_", "-")
+    if v in _ALIASES:
+        return _ALIASES[v]
+    head = v.split("-")[0]
+    if len(head) == 2 and head.isalpha():
+        return head
+    return _ALIASES.get(head)
+
+
+@lru_cache(maxsize=1)
+def _factory() -> Any:
+    from langdetect import DetectorFactory
+    from langdetect import detector_factory as df
+
+    DetectorFactory.seed = 0  # langdetect is random-sampled: a fixed seed makes runs repeatable
+    df.init_factory()
+    return df._factory
+
+
+@lru_cache(maxsize=1)
+def supported_languages() -> frozenset[str]:
+    """Return the ISO 639-1 codes langdetect has profiles for."""
+    return frozenset(normalize_code(lang) or lang for lang in _factory().get_lang_list())
+
+
+def detect_language(
+    text: str, given: str | None = None, *, max_chars: int = 1000, min_letters: int = 20
+) -> tuple[str, float | None, str]:
+    """Return (language, confidence, method) for one text.
+
+    method is one of: detected, detected_low_confidence, feed, feed_unsupported_by_detector,
+    too_short, undetermined.
+    """
+    from langdetect.lang_detect_exception import LangDetectException
+
+    given = normalize_code(given)
+    sample = text[:max_chars]
+    if given and given not in supported_languages():
+        # langdetect cannot answer for this language (e.g. Kurdish): it would name a neighbour.
+        return given, None, "feed_unsupported_by_detector"
+    if len(_LETTER.findall(sample)) < min_letters:
+        return (given, None, "feed") if given else (UNDETERMINED, None, "too_short")
+    detector = _factory().create()
+    detector.set_max_text_length(max_chars)
+    detector.append(sample)
+    try:
+        probs = detector.get_probabilities()
+    except LangDetectException:
+        probs = []
+    if probs and probs[0].prob >= MIN_CONFIDENCE:
+        return normalize_code(probs[0].lang) or probs[0].lang, float(probs[0].prob), "detected"
+    if given:
+        return given, None, "feed"
+    if probs:
+        return normalize_code(probs[0].lang) or probs[0].lang, float(probs[0].prob), "detected_low_confidence"
+    return UNDETERMINED, None, "undetermined"
+
+
+def detect_languages(articles: pa.Table, *, max_chars: int = 1000, min_letters: int = 20) -> pa.Table:
+    """Return `articles` with language, language_confidence and language_method columns set."""
+    titles = articles.column("title").to_pylist()
+    texts = articles.column("text").to_pylist()
+    given = articles.column("language_given").to_pylist()
+    langs, confs, methods = [], [], []
+    for title, text, g in zip(titles, texts, given, strict=True):
+        sample = f"{title or ''}\n{text or ''}"
+        lang, conf, method = detect_language(sample, g, max_chars=max_chars, min_letters=min_letters)
+        langs.append(lang)
+        confs.append(conf)
+        methods.append(method)
+    return with_columns(
+        articles,
+        {
+            "language": pa.array(langs, pa.string()),
+            "language_confidence": pa.array(confs, pa.float64()),
+            "language_method": pa.array(methods, pa.string()),
+        },
+    )
+
+
+def language_counts(articles: pa.Table) -> dict[str, int]:
+    """Return {language: article count}, most frequent first."""
+    if articles.num_rows == 0:
+        return {}
+    vc = pc.value_counts(articles.column("language")).to_pylist()
+    return dict(sorted(((d["values"], d["counts"]) for d in vc), key=lambda kv: -kv[1]))

@@ -1,0 +1,253 @@
+"""Contracts: one Arrow schema constant per table the pipeline produces or publishes."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+# Provenance shared by every record-level table: where a record came from.
+_PROVENANCE = [
+    pa.field("record_id", pa.string(), nullable=False),
+    pa.field("source_file", pa.string(), nullable=False),
+    pa.field("file_sha256", pa.string(), nullable=False),
+    pa.field("record_no", pa.int32(), nullable=False),
+    pa.field("format", pa.string(), nullable=False),
+]
+
+# What a parser hands to the cleaner: fields as found, nothing normalised yet.
+RAW = pa.schema(
+    _PROVENANCE
+    + [
+        pa.field("title", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("outlet_meta", pa.string()),  # explicit source/site_name/outlet field
+        pa.field("outlet_header", pa.string()),  # outlet line of text layout A
+        pa.field("site_name", pa.string()),  # HTML og:site_name / trafilatura sitename
+        pa.field("folder", pa.string()),  # landing sub-folder the file sits in
+        pa.field("published_raw", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("language_given", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("category", pa.string()),
+    ]
+)
+
+# After cleaning: normalised text and fields, plus the dedup fingerprints.
+CLEAN = pa.schema(
+    _PROVENANCE
+    + [
+        pa.field("ingest_order", pa.int64(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("outlet_meta", pa.string()),
+        pa.field("outlet_header", pa.string()),
+        pa.field("outlet_trailer", pa.string()),
+        pa.field("site_name", pa.string()),
+        pa.field("folder", pa.string()),
+        pa.field("published_at", TS),
+        pa.field("published_offset", pa.string()),
+        pa.field("published_raw", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("language_given", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("category", pa.string()),
+        pa.field("word_count", pa.int32()),
+        pa.field("text_hash", pa.string()),
+    ]
+)
+
+# Published table: one row per kept article.
+ARTICLES = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("outlet_id", pa.string()),
+        pa.field("outlet_name", pa.string()),
+        pa.field("outlet_known", pa.bool_()),
+        pa.field("outlet_method", pa.string()),
+        pa.field("outlet_raw", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("category", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("published_at", TS),
+        pa.field("published_offset", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("language_confidence", pa.float64()),
+        pa.field("language_method", pa.string()),
+        pa.field("language_given", pa.string()),
+        pa.field("word_count", pa.int32()),
+        pa.field("text_hash", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("file_sha256", pa.string()),
+        pa.field("record_no", pa.int32()),
+        pa.field("format", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# Every dropped copy, with what it duplicates.
+DUPLICATES = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("duplicate_of", pa.string(), nullable=False),
+        pa.field("method", pa.string(), nullable=False),  # exact | near
+        pa.field("similarity", pa.float64()),
+        pa.field("title", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("published_at", TS),
+        pa.field("text_hash", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("file_sha256", pa.string()),
+        pa.field("record_no", pa.int32()),
+        pa.field("format", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# Every record that could not be loaded, with the stage and the reason.
+QUARANTINE = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),  # parse | clean | validate
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("raw", pa.string()),  # the record (or a prefix of it) as it was read
+        pa.field("source_file", pa.string()),
+        pa.field("file_sha256", pa.string()),
+        pa.field("record_no", pa.int32()),
+        pa.field("format", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# One row per file version seen (path + content hash).
+FILES = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("size", pa.int64()),
+        pa.field("format", pa.string()),
+        pa.field("status", pa.string(), nullable=False),  # loaded | failed | unsupported
+        pa.field("record_count", pa.int32()),
+        pa.field("error", pa.string()),
+        pa.field("first_run_id", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# One row per run state change; the `runs` view keeps the latest row of each run.
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),  # running | completed | failed | incomplete
+        pa.field("started_at", TS),
+        pa.field("updated_at", TS),
+        pa.field("landing", pa.string()),
+        pa.field("files_seen", pa.int64()),
+        pa.field("files_new", pa.int64()),
+        pa.field("files_skipped", pa.int64()),
+        pa.field("files_failed", pa.int64()),
+        pa.field("records_in", pa.int64()),
+        pa.field("parse_quarantined", pa.int64()),
+        pa.field("clean_quarantined", pa.int64()),
+        pa.field("exact_duplicates", pa.int64()),
+        pa.field("near_duplicates", pa.int64()),
+        pa.field("validation_quarantined", pa.int64()),
+        pa.field("articles_loaded", pa.int64()),
+        pa.field("validation_success", pa.bool_()),
+        pa.field("stage_seconds", pa.string()),  # JSON object: stage -> seconds
+        pa.field("message", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# The dedup memory: fingerprints of every loaded article, so later runs never re-read texts.
+DEDUP_INDEX = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("text_hash", pa.string(), nullable=False),
+        pa.field("published_at", TS),
+        pa.field("signature", pa.list_(pa.uint32())),
+        pa.field("bands", pa.list_(pa.int64())),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# Per-run Great Expectations outcome, one row per expectation.
+VALIDATIONS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("expectation", pa.string()),
+        pa.field("column", pa.string()),
+        pa.field("success", pa.bool_()),
+        pa.field("element_count", pa.int64()),
+        pa.field("unexpected_count", pa.int64()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# The outlet registry as published.
+SOURCES = pa.schema(
+    [
+        pa.field("outlet_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("aliases", pa.list_(pa.string())),
+        pa.field("domains", pa.list_(pa.string())),
+        pa.field("country", pa.string()),
+        pa.field("language", pa.string()),
+    ]
+)
+
+# Published tables: name -> schema. Order is the publish order.
+TABLES: dict[str, pa.Schema] = {
+    "articles": ARTICLES,
+    "duplicates": DUPLICATES,
+    "quarantine": QUARANTINE,
+    "files": FILES,
+    "dedup_index": DEDUP_INDEX,
+    "validations": VALIDATIONS,
+    "runs": RUNS,
+}
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    """Return a zero-row table of `schema`."""
+    return schema.empty_table()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Return `table` with exactly the columns of `schema`, in order, cast to its types."""
+    cols = []
+    for field in schema:
+        if field.name in table.column_names:
+            cols.append(table.column(field.name).cast(field.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Return a table of `schema` built from a list of dicts (missing keys become null)."""
+    if not rows:
+        return empty(schema)
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def with_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    """Return `table` with each named column replaced, or appended when it is new."""
+    for name, arr in columns.items():
+        idx = table.schema.get_field_index(name)
+        table = table.set_column(idx, name, arr) if idx >= 0 else table.append_column(name, arr)
+    return table

@@ -1,0 +1,155 @@
+"""Sources: decide each article's canonical outlet from its signals and the outlet registry."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+
+from newsetl.schema import SOURCES, from_rows, with_columns
+
+# Signals in the order they are trusted (issue #2): explicit metadata, the header outlet line,
+# a Source: trailer, the URL's domain, the HTML site name; the landing sub-folder comes last.
+SIGNALS = (
+    ("outlet_meta", "metadata"),
+    ("outlet_header", "header"),
+    ("outlet_trailer", "trailer"),
+    ("url", "url_domain"),
+    ("site_name", "site_name"),
+    ("folder", "folder"),
+)
+_DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$")
+_HOST_PREFIXES = ("www.", "m.", "amp.", "mobile.", "edition.")
+
+
+def name_key(name: str) -> str:
+    """Return the comparison key of an outlet name: case, accents, punctuation and 'the' ignored."""
+    s = unicodedata.normalize("NFKD", name.casefold())
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    s = re.sub(r"[^\w]+", " ", s).strip()
+    return re.sub(r"^the ", "", s)
+
+
+def host_of(value: str) -> str | None:
+    """Return the bare host of a URL or domain-like string ('https://www.x.com/a' -> 'x.com')."""
+    v = value.strip().lower()
+    if "://" in v:
+        v = urlsplit(v).hostname or ""
+    elif "/" in v:
+        v = v.split("/", 1)[0]
+    v = v.split(":")[0].strip(".")
+    for p in _HOST_PREFIXES:
+        if v.startswith(p) and v.count(".") > 1:
+            v = v[len(p):]
+    return v if _DOMAIN.match(v) else None
+
+
+def slug(value: str) -> str:
+    """Return a stable id for an outlet the registry does not know."""
+    return re.sub(r"[^\w]+", "-", name_key(value)).strip("-") or "unknown"
+
+
+@dataclass(frozen=True)
+class Outlet:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    country: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Registry:
+    """Outlets with lookup by alias and by domain."""
+
+    outlets: list[Outlet]
+    by_name: dict[str, Outlet] = field(default_factory=dict)
+    by_domain: dict[str, Outlet] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for o in self.outlets:
+            for alias in (o.name, *o.aliases):
+                self.by_name.setdefault(name_key(alias), o)
+            for d in o.domains:
+                self.by_domain.setdefault(d.lower(), o)
+
+    def match_name(self, name: str) -> Outlet | None:
+        hit = self.by_name.get(name_key(name))
+        if hit is None and (host := host_of(name)):
+            hit = self.match_domain(host)
+        return hit
+
+    def match_domain(self, host: str) -> Outlet | None:
+        parts = host.split(".")
+        for i in range(len(parts) - 1):  # news.bbc.co.uk -> bbc.co.uk -> co.uk
+            if hit := self.by_domain.get(".".join(parts[i:])):
+                return hit
+        return None
+
+    def to_table(self) -> pa.Table:
+        """Return the registry as a SOURCES table."""
+        return from_rows(
+            [
+                {"outlet_id": o.id, "name": o.name, "aliases": list(o.aliases), "domains": list(o.domains),
+                 "country": o.country, "language": o.language}
+                for o in self.outlets
+            ],
+            SOURCES,
+        )
+
+
+def load_registry(raw: dict | None = None) -> Registry:
+    """Return the outlet Registry from a dict shaped like data/outlets.json (default: that file)."""
+    if raw is None:
+        raw = json.loads(resources.files("newsetl").joinpath("data/outlets.json").read_text("utf-8"))
+    return Registry(
+        [
+            Outlet(o["id"], o["name"], tuple(o.get("aliases", [])), tuple(o.get("domains", [])),
+                   o.get("country"), o.get("language"))
+            for o in raw["outlets"]
+        ]
+    )
+
+
+def resolve_outlet(signals: dict, registry: Registry) -> dict:
+    """Return outlet_id, outlet_name, outlet_known, outlet_method, outlet_raw for one article.
+
+    The first signal the registry knows wins; when none is known, the first signal present is
+    kept as an unknown outlet (flagged, never dropped).
+    """
+    first_unknown: dict | None = None
+    for col, method in SIGNALS:
+        value = signals.get(col)
+        if not value:
+            continue
+        if col == "url":
+            host = host_of(value)
+            if not host:
+                continue
+            hit, raw = registry.match_domain(host), host
+        else:
+            hit, raw = registry.match_name(value), value
+        if hit is not None:
+            return {"outlet_id": hit.id, "outlet_name": hit.name, "outlet_known": True,
+                    "outlet_method": method, "outlet_raw": raw}
+        if first_unknown is None:
+            first_unknown = {"outlet_id": slug(raw), "outlet_name": raw, "outlet_known": False,
+                             "outlet_method": method, "outlet_raw": raw}
+    return first_unknown or {"outlet_id": "unknown", "outlet_name": None, "outlet_known": False,
+                             "outlet_method": "none", "outlet_raw": None}
+
+
+def resolve_outlets(articles: pa.Table, registry: Registry) -> pa.Table:
+    """Return `articles` with outlet_id, outlet_name, outlet_known, outlet_method, outlet_raw set."""
+    cols = [c for c, _ in SIGNALS if c in articles.column_names]
+    rows = articles.select(cols).to_pylist()
+    decided = [resolve_outlet(r, registry) for r in rows]
+    types = {"outlet_id": pa.string(), "outlet_name": pa.string(), "outlet_known": pa.bool_(),
+             "outlet_method": pa.string(), "outlet_raw": pa.string()}
+    return with_columns(articles, {n: pa.array([d[n] for d in decided], t) for n, t in types.items()})

@@ -1,0 +1,212 @@
+"""Warehouse: Parquet parts published atomically, a run lock, and the DuckDB catalog over them.
+
+Layout under the warehouse root:
+    <table>/ingest_date=YYYY-MM-DD/<run_id>-<part>.parquet   published parts (zstd)
+    <table>/_empty/schema.parquet                           zero-row file: the view's schema
+    _staging/<run_id>/...                                   a run's parts before publishing
+    newsetl.duckdb                                          catalog: views over the parts
+A run's rows become visible all at once: every view keeps only rows whose run has a
+`completed` row in `runs`, and that row is written last.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from newsetl.schema import TABLES
+
+CATALOG_FILE = "newsetl.duckdb"
+CATALOG_VERSION = "1"
+STAGING = "_staging"
+LOCK_FILE = ".newsetl.lock"
+# Tables whose rows belong to a run and are hidden until the run completes.
+RUN_TABLES = ("articles", "duplicates", "quarantine", "files", "dedup_index", "validations")
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run holds the warehouse lock."""
+
+
+def write_parquet(table: pa.Table, path: Path) -> Path:
+    """Write `table` to `path` atomically (temp name the views never match, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def table_dir(root: Path, name: str) -> Path:
+    return root / name
+
+
+def partition_dir(root: Path, name: str, ingest_date: date) -> Path:
+    return root / name / f"ingest_date={ingest_date.isoformat()}"
+
+
+def staging_dir(root: Path, run_id: str) -> Path:
+    return root / STAGING / run_id
+
+
+def init_warehouse(root: Path) -> None:
+    """Create the folders and the zero-row schema file of every table (idempotent)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, schema in TABLES.items():
+        marker = root / name / "_empty" / "schema.parquet"
+        if not marker.exists():
+            write_parquet(schema.empty_table(), marker)
+    from newsetl.schema import SOURCES
+
+    marker = root / "sources" / "_empty" / "schema.parquet"
+    if not marker.exists():
+        write_parquet(SOURCES.empty_table(), marker)
+
+
+@contextmanager
+def run_lock(root: Path) -> Iterator[None]:
+    """Hold the warehouse's exclusive run lock, or raise WarehouseBusy at once."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                raise WarehouseBusy(
+                    f"another newsetl run (pid {holder}) is writing to {root}; it was left alone - try again when it ends"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def publish_staged(root: Path, run_id: str, ingest_date: date) -> int:
+    """Move every staged part of a run into its table's partition; return the number moved.
+
+    Idempotent: parts already moved are not staged any more, so a retry moves the rest.
+    """
+    stage = staging_dir(root, run_id)
+    moved = 0
+    for name in RUN_TABLES:
+        src = stage / name
+        if not src.is_dir():
+            continue
+        dest = partition_dir(root, name, ingest_date)
+        dest.mkdir(parents=True, exist_ok=True)
+        for part in sorted(src.glob("*.parquet")):
+            os.replace(part, dest / f"{run_id}-{part.name}")
+            moved += 1
+    return moved
+
+
+def remove_staging(root: Path, run_id: str | None = None) -> None:
+    """Delete one run's staging folder, or all of them."""
+    target = staging_dir(root, run_id) if run_id else root / STAGING
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def remove_parts_of(root: Path, run_ids: set[str]) -> int:
+    """Delete published parts that belong to runs that never completed; return how many."""
+    if not run_ids:
+        return 0
+    removed = 0
+    for name in RUN_TABLES:
+        for part in (root / name).glob("ingest_date=*/*.parquet"):
+            if _run_of(part.name) in run_ids:
+                part.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def _run_of(part_name: str) -> str:
+    # <run_id>-<part>.parquet, run ids look like 20261121T101500Z-ab12cd
+    return "-".join(part_name.split("-")[:2])
+
+
+# ---------------------------------------------------------------- catalog
+
+
+def _glob(root: Path, name: str) -> str:
+    return (root.resolve() / name / "*" / "*.parquet").as_posix().replace("'", "''")
+
+
+def catalog_sql(root: Path) -> list[str]:
+    """Return the SQL statements that define every view over the warehouse at `root`."""
+    scan = "read_parquet('{}', union_by_name = true)"
+    stmts = [
+        f"""CREATE OR REPLACE VIEW runs AS
+SELECT * EXCLUDE (rn) FROM (
+  SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY updated_at DESC) AS rn
+  FROM {scan.format(_glob(root, "runs"))}
+) WHERE rn = 1""",
+    ]
+    for name in RUN_TABLES:
+        stmts.append(
+            f"""CREATE OR REPLACE VIEW {name} AS
+SELECT * FROM {scan.format(_glob(root, name))}
+WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"""
+        )
+    stmts.append(
+        f"""CREATE OR REPLACE VIEW sources AS
+SELECT outlet_id, name, aliases, domains, country, language, true AS known, NULL::BIGINT AS articles
+FROM {scan.format(_glob(root, "sources"))}
+UNION ALL
+SELECT outlet_id, any_value(outlet_name), []::VARCHAR[], []::VARCHAR[], NULL, NULL, false, count(*)
+FROM articles WHERE NOT outlet_known GROUP BY outlet_id"""
+    )
+    return stmts
+
+
+def connect(root: Path) -> Any:
+    """Return an in-memory DuckDB connection with the warehouse views (takes no file lock)."""
+    import duckdb
+
+    init_warehouse(root)
+    con = duckdb.connect()
+    for stmt in catalog_sql(root):
+        con.execute(stmt)
+    return con
+
+
+def ensure_catalog(root: Path) -> str | None:
+    """Create or refresh the DuckDB catalog file; return a warning when it is locked by another process."""
+    import duckdb
+
+    path = root / CATALOG_FILE
+    if path.exists():
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                row = con.execute("SELECT value FROM _newsetl_catalog WHERE key = 'version'").fetchone()
+                if row and row[0] == CATALOG_VERSION and con.execute(
+                    "SELECT count(*) FROM duckdb_views() WHERE view_name = 'articles'"
+                ).fetchone()[0]:
+                    return None
+        except duckdb.Error:
+            pass  # missing table, other version, or locked: try to rebuild below
+    try:
+        with duckdb.connect(str(path)) as con:
+            for stmt in catalog_sql(root):
+                con.execute(stmt)
+            con.execute("CREATE OR REPLACE TABLE _newsetl_catalog (key VARCHAR, value VARCHAR)")
+            con.execute("INSERT INTO _newsetl_catalog VALUES ('version', ?), ('root', ?)",
+                        [CATALOG_VERSION, str(root.resolve())])
+    except duckdb.Error as exc:
+        return f"catalog {path} not refreshed ({str(exc).splitlines()[0]}); the Parquet data is published"
+    return None
