@@ -1,0 +1,1 @@
+"""Prefect wiring for newsetl: flows and tasks that call the newsetl library (and nothing else)."""

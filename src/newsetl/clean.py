@@ -30,7 +30,10 @@ def _fix_unicode(s: str) -> str:
         return html.unescape(s) if "&" in s else s
     import ftfy  # only non-ASCII text can carry mojibake
 
-    return unicodedata.normalize("NFC", ftfy.fix_text(s, normalization="NFC"))
+    # Repair encoding damage only: curly quotes and full-width CJK punctuation are content, not damage.
+    return unicodedata.normalize(
+        "NFC", ftfy.fix_text(s, normalization="NFC", uncurl_quotes=False, fix_character_width=False, explain=False)
+    )
 
 
 def normalize_line(s: str | None) -> str:

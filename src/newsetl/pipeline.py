@@ -12,14 +12,14 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -446,59 +446,92 @@ def worker_pool(workers: int) -> Iterator[Executor]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _in_order(futures: Iterable[Future]) -> list:
-    return [f.result() for f in futures]
-
-
 # ---------------------------------------------------------------- whole run
+
+
+class Runner(Protocol):
+    """How steps are executed: plainly (LocalRunner) or as Prefect tasks (flows/daily_ingest.py)."""
+
+    def one(self, name: str, fn: Callable, *args: Any, retries: int = 0) -> Any: ...
+
+    def many(self, name: str, fn: Callable, calls: list[tuple], labels: list[str]) -> list: ...
+
+    def log(self, message: str) -> None: ...
+
+
+class LocalRunner:
+    """Runs steps in this process and the per-chunk steps on `pool`."""
+
+    def __init__(self, pool: Executor, log: Callable[[str], None] = lambda m: None) -> None:
+        self.pool, self._log = pool, log
+
+    def one(self, name: str, fn: Callable, *args: Any, retries: int = 0) -> Any:
+        return fn(*args)
+
+    def many(self, name: str, fn: Callable, calls: list[tuple], labels: list[str]) -> list:
+        return [f.result() for f in [self.pool.submit(fn, *args) for args in calls]]
+
+    def log(self, message: str) -> None:
+        self._log(message)
 
 
 def run_pipeline(settings: Settings, now: datetime | None = None, log: Callable[[str], None] = lambda m: None) -> RunSummary:
     """Run every stage over settings.landing into settings.warehouse; return the RunSummary."""
     ctx = new_run(settings, now)
-    with wh.run_lock(Path(ctx.root)):
-        begin_run(ctx)
-        summary = RunSummary(ctx.run_id, "running", ctx.landing, ctx.root)
-        try:
-            with worker_pool(settings.workers) as pool:
-                run_steps(ctx, summary, pool, log)
-            return summary
-        except BaseException as exc:
-            fail_run(ctx, summary, f"{type(exc).__name__}: {exc}")
-            raise
+    with wh.run_lock(Path(ctx.root)), worker_pool(settings.workers) as pool:
+        return run_steps(ctx, LocalRunner(pool, log))
 
 
-def run_steps(ctx: RunContext, summary: RunSummary, pool: Executor, log: Callable[[str], None]) -> None:
-    """Run plan, parse, dedup, enrich and publish for `ctx`, filling `summary`."""
-    t = time.perf_counter()
-    plan = plan_files(ctx)
-    summary.stage_seconds["discover"] = round(time.perf_counter() - t, 3)
-    log(f"discover: {plan.files_seen} files seen, {plan.files_skipped} already loaded")
+def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
+    """Run one whole run (the caller holds the warehouse lock); return its summary.
 
-    t = time.perf_counter()
-    chunks = _in_order(pool.submit(parse_chunk, ctx, i, c) for i, c in enumerate(plan.chunks))
-    summary.stage_seconds["parse_clean"] = round(time.perf_counter() - t, 3)
-    apply_plan(summary, plan, chunks)
-    log(f"parse+clean: {summary.records_in} records in, {summary.parse_quarantined + summary.clean_quarantined} quarantined")
+    On any error the run is recorded as failed, nothing it staged becomes visible, and the
+    error is raised again.
+    """
+    runner.one("begin-run", begin_run, ctx, retries=2)
+    summary = RunSummary(ctx.run_id, "running", ctx.landing, ctx.root)
+    try:
+        t = time.perf_counter()
+        plan: Plan = runner.one("discover-files", plan_files, ctx, retries=2)
+        summary.stage_seconds["discover"] = round(time.perf_counter() - t, 3)
+        runner.log(f"discover: {plan.files_seen} files seen, {plan.files_skipped} already loaded, "
+                   f"{sum(len(c) for c in plan.chunks)} to read in {len(plan.chunks)} chunks")
 
-    t = time.perf_counter()
-    parts = [p for c in chunks for p in c.parts]
-    counts = dedup_run(ctx, parts)
-    summary.stage_seconds["dedup"] = round(time.perf_counter() - t, 3)
-    summary.exact_duplicates, summary.near_duplicates = counts["exact"], counts["near"]
-    log(f"dedup: {counts['exact']} exact, {counts['near']} near duplicates")
+        t = time.perf_counter()
+        chunks: list[ChunkResult] = runner.many(
+            "parse-clean", parse_chunk, [(ctx, i, c) for i, c in enumerate(plan.chunks)],
+            [f"chunk-{i:04d}" for i in range(len(plan.chunks))])
+        summary.stage_seconds["parse_clean"] = round(time.perf_counter() - t, 3)
+        apply_plan(summary, plan, chunks)
+        runner.log(f"parse+clean: {summary.records_in} records in, {summary.parse_quarantined} unparseable, "
+                   f"{summary.clean_quarantined} rejected by cleaning")
 
-    t = time.perf_counter()
-    enriched = _in_order(pool.submit(enrich_part, ctx, p) for p in parts)
-    summary.stage_seconds["language_source_validate"] = round(time.perf_counter() - t, 3)
-    apply_enrich(summary, enriched)
-    log(f"validate: {summary.articles_loaded} articles pass, {summary.validation_quarantined} quarantined")
+        t = time.perf_counter()
+        parts = [p for c in chunks for p in c.parts]
+        counts = runner.one("dedup", dedup_run, ctx, parts)
+        summary.stage_seconds["dedup"] = round(time.perf_counter() - t, 3)
+        summary.exact_duplicates, summary.near_duplicates = counts["exact"], counts["near"]
+        runner.log(f"dedup: {counts['kept']} unique, {counts['exact']} exact and {counts['near']} near duplicates")
 
-    t = time.perf_counter()
-    publish_run(ctx, summary, [r for c in chunks for r in c.file_rows] + plan.file_rows,
-                [e.validation for e in enriched if e.validation])
-    summary.stage_seconds["publish"] = round(time.perf_counter() - t, 3)
-    finish_summary(ctx, summary)
+        t = time.perf_counter()
+        enriched: list[EnrichResult] = runner.many(
+            "language-source-validate", enrich_part, [(ctx, p) for p in parts], [Path(p).stem for p in parts])
+        summary.stage_seconds["language_source_validate"] = round(time.perf_counter() - t, 3)
+        apply_enrich(summary, enriched)
+        runner.log(f"language+source+validate: {summary.articles_loaded} articles pass, "
+                   f"{summary.validation_quarantined} quarantined; languages {summary.languages}")
+
+        t = time.perf_counter()
+        file_rows = [r for c in chunks for r in c.file_rows] + plan.file_rows
+        summary = runner.one("publish", publish_run, ctx, summary, file_rows, [e.validation for e in enriched if e.validation],
+                   retries=2)
+        summary.stage_seconds["publish"] = round(time.perf_counter() - t, 3)
+        finish_summary(ctx, summary)
+        runner.log(f"published run {ctx.run_id}: {summary.articles_loaded} articles loaded")
+        return summary
+    except BaseException as exc:
+        fail_run(ctx, summary, f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def apply_plan(summary: RunSummary, plan: Plan, chunks: list[ChunkResult]) -> None:

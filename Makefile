@@ -1,0 +1,41 @@
+# The README's commands. `make run` and `make test` bootstrap everything on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-fast lint bench samples clean-warehouse
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## Ingest the bundled samples into ./warehouse with the daily-ingest flow and show what was loaded.
+run: $(STAMP)
+	$(BIN)/newsetl run
+
+## The whole test suite (pytest's "no tests collected", exit 5, counts as a failure).
+test: $(STAMP)
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+## Tests without the ones marked slow (Prefect harness, subprocess runs).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src flows tests benchmarks
+	$(BIN)/mypy
+
+## Throughput and peak memory on a generated corpus: make bench N=20000
+N ?= 20000
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --articles $(N)
+
+samples: $(STAMP)
+	$(BIN)/python samples/build_samples.py
+
+clean-warehouse:
+	rm -rf warehouse/*/ warehouse/newsetl.duckdb warehouse/.newsetl.lock

@@ -1,0 +1,255 @@
+"""The `newsetl` command: run the daily-ingest flow, query the warehouse, show what it holds.
+
+The one door to Prefect: `run` imports the flow from flows/ inside the command, so `newsetl --help`
+and `newsetl query` never pay for importing Prefect or Great Expectations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from newsetl.config import Settings
+
+EXAMPLE_QUERY = (
+    "SELECT outlet_name, language, count(*) AS articles FROM articles GROUP BY ALL ORDER BY articles DESC LIMIT 10"
+)
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit code 2."""
+
+
+def _warehouse(args: argparse.Namespace) -> Path:
+    return Path(args.warehouse or os.environ.get("NEWSETL_WAREHOUSE") or "warehouse")
+
+
+def _prefect_env(settings: Settings) -> None:
+    """Defaults for Prefect's local mode: a project-local home, no telemetry, patient startup."""
+    os.environ.setdefault("PREFECT_HOME", str(Path(".prefect").resolve()))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from newsetl.pipeline import InputError
+
+    settings = Settings.from_env(landing=args.landing, warehouse=_warehouse(args))
+    if not Path(settings.landing).is_dir():
+        raise UserError(f"landing folder {settings.landing} does not exist or is not a folder")
+    if not any(p.is_file() for p in Path(settings.landing).rglob("*")):
+        raise UserError(f"landing folder {settings.landing} has no files")
+    if args.no_prefect:
+        from newsetl.pipeline import run_pipeline
+
+        summary = run_pipeline(settings, log=lambda m: print(m, file=sys.stderr)).to_dict()
+    else:
+        _prefect_env(settings)
+        from flows.daily_ingest import daily_ingest
+
+        try:
+            summary = daily_ingest(landing=str(settings.landing), warehouse=str(settings.warehouse))
+        except InputError as exc:
+            raise UserError(str(exc)) from None
+    print(format_summary(summary))
+    if not args.quiet:
+        print(f"\nExample query: newsetl query \"{EXAMPLE_QUERY}\"\n")
+        print(_run_query(Path(settings.warehouse), EXAMPLE_QUERY, "table"))
+    return 0 if summary["status"] == "completed" else 1
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """Return a run summary as the few lines a person reads after a run."""
+    q = s["parse_quarantined"] + s["clean_quarantined"] + s["validation_quarantined"]
+    lines = [
+        f"run {s['run_id']}: {s['status']}" + (f" ({s['message']})" if s.get("message") else ""),
+        f"  files      {s['files_seen']} seen, {s['files_new']} new, {s['files_skipped']} already loaded, "
+        f"{s['files_failed']} failed",
+        f"  records    {s['records_in']} read -> {s['articles_loaded']} articles, "
+        f"{s['exact_duplicates']} exact + {s['near_duplicates']} near duplicates, {q} quarantined",
+    ]
+    if s.get("quarantine_reasons"):
+        lines.append("  quarantine " + ", ".join(f"{k} {v}" for k, v in s["quarantine_reasons"].items()))
+    if s.get("languages"):
+        lines.append("  languages  " + ", ".join(f"{k} {v}" for k, v in s["languages"].items()))
+    if s.get("outlets"):
+        lines.append("  outlets    " + ", ".join(f"{k} {v}" for k, v in list(s["outlets"].items())[:12]))
+    if s.get("stage_seconds"):
+        lines.append("  seconds    " + ", ".join(f"{k} {v:.2f}" for k, v in s["stage_seconds"].items()))
+    lines.append(f"  warehouse  {s['warehouse']}")
+    for w in s.get("warnings") or []:
+        lines.append(f"  warning    {w}")
+    return "\n".join(lines)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    s = str(v).replace("\n", " ")
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """Return query results as an aligned table, CSV, or JSON lines' array."""
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False, default=str, indent=1)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(columns)
+        w.writerows([["" if v is None else v for v in r] for r in rows])
+        return buf.getvalue().rstrip("\n")
+    cells = [[_cell(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def _run_query(root: Path, sql: str, fmt: str) -> str:
+    import duckdb
+
+    from newsetl.warehouse import connect
+
+    if not root.is_dir():
+        raise UserError(f"warehouse {root} does not exist yet: run `newsetl run` first")
+    con = connect(root)
+    try:
+        cur = con.execute(sql)
+        if cur.description is None:
+            return "(ok)"
+        columns = [d[0] for d in cur.description]
+        return format_rows(columns, cur.fetchall(), fmt)
+    except duckdb.Error as exc:
+        raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    print(_run_query(_warehouse(args), args.sql, args.format))
+    return 0
+
+
+STATS_SQL = {
+    "tables": """SELECT 'articles' AS "table", count(*) AS "rows" FROM articles UNION ALL
+                 SELECT 'duplicates', count(*) FROM duplicates UNION ALL
+                 SELECT 'quarantine', count(*) FROM quarantine UNION ALL
+                 SELECT 'files', count(*) FROM files UNION ALL
+                 SELECT 'runs', count(*) FROM runs UNION ALL
+                 SELECT 'sources', count(*) FROM sources""",
+    "runs": """SELECT run_id, status, files_new, records_in, articles_loaded,
+                      exact_duplicates + near_duplicates AS duplicates,
+                      parse_quarantined + clean_quarantined + validation_quarantined AS quarantined
+               FROM runs ORDER BY run_id DESC LIMIT 5""",
+    "languages": "SELECT language, count(*) AS articles FROM articles GROUP BY 1 ORDER BY 2 DESC",
+    "quarantine": "SELECT stage, reason, count(*) AS records FROM quarantine GROUP BY ALL ORDER BY records DESC",
+}
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    root = _warehouse(args)
+    for title, sql in STATS_SQL.items():
+        print(f"== {title}")
+        print(_run_query(root, sql, "table"))
+        print()
+    return 0
+
+
+def cmd_rebuild_catalog(args: argparse.Namespace) -> int:
+    from newsetl.warehouse import CATALOG_FILE, ensure_catalog, init_warehouse
+
+    root = _warehouse(args)
+    if not root.is_dir():
+        raise UserError(f"warehouse {root} does not exist")
+    init_warehouse(root)
+    (root / CATALOG_FILE).unlink(missing_ok=True)
+    warning = ensure_catalog(root)
+    if warning:
+        raise UserError(warning)
+    print(f"rebuilt {root / CATALOG_FILE} from the Parquet files")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="newsetl",
+        description="ETL for news articles: landing folder in, clean deduplicated articles out (Parquet + DuckDB).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  newsetl run                      # ingest the bundled samples into ./warehouse\n"
+        "  newsetl run /data/landing --warehouse /data/wh\n"
+        '  newsetl query "SELECT language, count(*) FROM articles GROUP BY 1"\n  newsetl stats',
+    )
+    p.add_argument("--warehouse", help="warehouse folder (default: $NEWSETL_WAREHOUSE or ./warehouse)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_: str, example: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {example}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.add_argument("--warehouse", default=argparse.SUPPRESS,
+                        help="warehouse folder (default: $NEWSETL_WAREHOUSE or ./warehouse)")
+        return sp
+
+    r = add("run", "Ingest a landing folder (default: the bundled samples) with the daily-ingest flow.",
+            "newsetl run samples/landing --warehouse warehouse")
+    r.add_argument("landing", nargs="?", help="landing folder (default: $NEWSETL_LANDING or the bundled samples)")
+    r.add_argument("--no-prefect", action="store_true", help="run the plain pipeline without Prefect")
+    r.add_argument("--quiet", action="store_true", help="print only the run summary")
+    r.set_defaults(func=cmd_run)
+
+    q = add("query", "Run SQL on the warehouse and print the result.",
+            "newsetl query \"SELECT reason, count(*) FROM quarantine GROUP BY 1\" --format csv")
+    q.add_argument("sql", help="a DuckDB SQL statement over articles, duplicates, quarantine, files, runs, sources")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.set_defaults(func=cmd_query)
+
+    s = add("stats", "Show what the warehouse holds: table sizes, recent runs, languages, quarantine.",
+            "newsetl stats --warehouse warehouse")
+    s.set_defaults(func=cmd_stats)
+
+    c = add("rebuild-catalog", "Recreate warehouse/newsetl.duckdb from the Parquet files alone.",
+            "newsetl rebuild-catalog --warehouse warehouse")
+    c.set_defaults(func=cmd_rebuild_catalog)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"newsetl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsetl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - anything unexpected still gets one readable line
+        from newsetl.warehouse import WarehouseBusy
+
+        if isinstance(exc, WarehouseBusy):
+            print(f"newsetl: error: {exc}", file=sys.stderr)
+            return 3
+        print(f"newsetl: error: {type(exc).__name__}: {exc} (set NEWSETL_DEBUG=1 for the traceback)", file=sys.stderr)
+        if os.environ.get("NEWSETL_DEBUG"):
+            raise
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
