@@ -36,20 +36,32 @@ def _fix_unicode(s: str) -> str:
     )
 
 
+def _repair(s: str) -> str:
+    """Repair encoding damage and drop invisible/control characters, to a fixed point.
+
+    Removing an invisible character can expose mojibake that ftfy fixes on a second pass, and
+    cleaning must be idempotent, so repeat until nothing changes (in practice one or two passes).
+    """
+    for _ in range(4):
+        fixed = _CONTROL.sub(" ", _INVISIBLE.sub("", _fix_unicode(s)))
+        if fixed == s:
+            break
+        s = fixed
+    return s
+
+
 def normalize_line(s: str | None) -> str:
     """Return one line of text with encoding damage repaired and whitespace collapsed."""
     if not s:
         return ""
-    s = _CONTROL.sub(" ", _INVISIBLE.sub("", _fix_unicode(s)))
-    return _SPACES.sub(" ", s.replace("\n", " ")).strip()
+    return _SPACES.sub(" ", _repair(s).replace("\n", " ")).strip()
 
 
 def split_paragraphs(s: str | None) -> list[str]:
     """Return the normalised, non-empty paragraphs (lines) of a text."""
     if not s:
         return []
-    s = _fix_unicode(s.replace("\r\n", "\n").replace("\r", "\n"))
-    s = _CONTROL.sub(" ", _INVISIBLE.sub("", s))
+    s = _repair(s.replace("\r\n", "\n").replace("\r", "\n"))
     return [p for p in (_SPACES.sub(" ", ln).strip() for ln in s.split("\n")) if p]
 
 

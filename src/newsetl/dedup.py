@@ -99,10 +99,15 @@ def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) ->
     of a loaded article is the duplicate, whatever its date. Within the run the earliest published
     copy is kept (ties: first ingested).
     """
-    hist_rows = history.to_pylist()
-    rows = run.select(["record_id", "text_hash", "published_at", "ingest_order"]).to_pylist()
-    sigs = np.asarray(run.column("signature").to_pylist(), dtype=np.uint32).reshape(len(rows), NUM_PERM)
-    bands = np.asarray(run.column("bands").to_pylist(), dtype=np.int64).reshape(len(rows), BANDS)
+    n = run.num_rows
+    ids = run.column("record_id").to_pylist()
+    hashes = run.column("text_hash").to_pylist()
+    published = run.column("published_at").to_pylist()
+    ingest = run.column("ingest_order").to_pylist()
+    sigs = _matrix(run.column("signature"), np.uint32, NUM_PERM)
+    bands = _matrix(run.column("bands"), np.int64, BANDS)
+    hist_sigs = _matrix(history.column("signature"), np.uint32, NUM_PERM)
+    hist_bands = _matrix(history.column("bands"), np.int64, BANDS)
 
     by_hash: dict[str, str] = {}
     kept_sigs: list[np.ndarray] = []
@@ -116,16 +121,20 @@ def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) ->
         for b, k in enumerate(keys):
             buckets.setdefault((b, int(k)), []).append(slot)
 
-    for h in sorted(hist_rows, key=lambda r: _order_key(r["published_at"], 0)):
-        by_hash.setdefault(h["text_hash"], h["article_id"])
-        keep(h["article_id"], np.asarray(h["signature"], dtype=np.uint32), h["bands"])
+    h_ids = history.column("article_id").to_pylist()
+    h_hashes = history.column("text_hash").to_pylist()
+    h_pub = history.column("published_at").to_pylist()
+    for j in sorted(range(history.num_rows), key=lambda j: _order_key(h_pub[j], 0)):
+        by_hash.setdefault(h_hashes[j], h_ids[j])
+        keep(h_ids[j], hist_sigs[j], hist_bands[j])
 
-    order = sorted(range(len(rows)), key=lambda i: _order_key(rows[i]["published_at"], rows[i]["ingest_order"]))
-    out: list[dict] = [{}] * len(rows)
-    for i in order:
-        rid, th = rows[i]["record_id"], rows[i]["text_hash"]
+    status: list[str] = [""] * n
+    dup_of: list[str | None] = [None] * n
+    sim: list[float | None] = [None] * n
+    for i in sorted(range(n), key=lambda i: _order_key(published[i], ingest[i])):
+        rid, th = ids[i], hashes[i]
         if th in by_hash:
-            out[i] = {"record_id": rid, "status": "exact", "duplicate_of": by_hash[th], "similarity": 1.0}
+            status[i], dup_of[i], sim[i] = "exact", by_hash[th], 1.0
             continue
         by_hash[th] = rid
         cands = {s for b, k in enumerate(bands[i]) for s in buckets.get((b, int(k)), ())}
@@ -136,8 +145,18 @@ def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) ->
             j = int(np.argmax(sims))
             best, best_sim = idx[j], float(sims[j])
         if best is not None and best_sim >= threshold:
-            out[i] = {"record_id": rid, "status": "near", "duplicate_of": kept_ids[best], "similarity": best_sim}
+            status[i], dup_of[i], sim[i] = "near", kept_ids[best], best_sim
         else:
-            out[i] = {"record_id": rid, "status": "kept", "duplicate_of": None, "similarity": None}
+            status[i] = "kept"
             keep(rid, sigs[i], bands[i])
-    return pa.Table.from_pylist(out, schema=DECISIONS) if out else DECISIONS.empty_table()
+    return pa.Table.from_arrays(
+        [pa.array(ids, pa.string()), pa.array(status, pa.string()), pa.array(dup_of, pa.string()),
+         pa.array(sim, pa.float64())], schema=DECISIONS)
+
+
+def _matrix(column: pa.ChunkedArray, dtype: type, width: int) -> np.ndarray:
+    """Return a list<int> column of fixed-length lists as an (n, width) array, without Python lists."""
+    if len(column) == 0:
+        return np.zeros((0, width), dtype=dtype)
+    flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return flat.astype(dtype, copy=False).reshape(len(column), width)

@@ -2,7 +2,7 @@
 
 A run is a sequence of steps that pass small values (paths, counts), never big tables:
     begin_run -> plan_files -> parse_chunk (per chunk of files, in worker processes)
-    -> dedup_run -> enrich_part (per staged part, in worker processes) -> publish_run
+    -> dedup_run -> tag_part (per staged part, in worker processes) -> validate_part -> publish_run
 `run_pipeline` chains them; flows/daily_ingest.py wires the same steps as Prefect tasks.
 """
 
@@ -51,8 +51,8 @@ from newsetl.validate import summarize_results, validate_articles
 # Inputs per chunk of files handed to one worker: bounded so chunks spread over the workers.
 CHUNK_BYTES = 4 << 20
 CHUNK_FILES = 400
-FINGERPRINT = pa.schema(list(CLEAN) + [pa.field("signature", pa.list_(pa.uint32())),
-                                       pa.field("bands", pa.list_(pa.int64()))])
+# A tagged part: article columns plus the fingerprints the dedup index keeps.
+TAGGED = pa.schema(list(ARTICLES) + [DEDUP_INDEX.field("signature"), DEDUP_INDEX.field("bands")])
 
 
 class InputError(ValueError):
@@ -331,8 +331,16 @@ def dedup_run(ctx: RunContext, parts: list[str]) -> dict[str, int]:
     return {"kept": counts.get("kept", 0), "exact": counts.get("exact", 0), "near": counts.get("near", 0)}
 
 
-def enrich_part(ctx: RunContext, part: str) -> EnrichResult:
-    """Tag, validate and split one staged part into articles / duplicates / quarantine parts."""
+def _as_article_ids(table: pa.Table) -> pa.Table:
+    return table.rename_columns(["article_id" if c == "record_id" else c for c in table.column_names])
+
+
+def tag_part(ctx: RunContext, part: str) -> EnrichResult:
+    """Split one staged part by the dedup decisions; tag the kept records with language and outlet.
+
+    Writes the duplicates part and a `tagged` part (kept records, article columns plus their
+    fingerprints) for validate_part. Runs in a worker process: langdetect is the slow stage.
+    """
     res = EnrichResult()
     stem = Path(part).stem
     table = pq.read_table(part)
@@ -342,34 +350,48 @@ def enrich_part(ctx: RunContext, part: str) -> EnrichResult:
         raise RuntimeError(f"dedup decisions of {part} do not match its records")
     table = with_columns(table, {c: decisions.column(c) for c in ("status", "duplicate_of", "similarity")})
     is_kept = pc.equal(table.column("status"), "kept")
-    dups = table.filter(pc.invert(is_kept))
-    kept = table.filter(is_kept)
+    dups = _as_article_ids(table.filter(pc.invert(is_kept)))
     if dups.num_rows:
-        dup_rows = dups.rename_columns(["article_id" if c == "record_id" else c for c in dups.column_names])
-        dup_rows = with_columns(dup_rows, {"method": dup_rows.column("status")})
-        wh.write_parquet(_stamp(dup_rows, ctx, DUPLICATES), ctx.stage / "duplicates" / f"{stem}.parquet")
+        dups = with_columns(dups, {"method": dups.column("status")})
+        wh.write_parquet(_stamp(dups, ctx, DUPLICATES), ctx.stage / "duplicates" / f"{stem}.parquet")
         res.duplicates = dups.num_rows
-    if kept.num_rows == 0:
+    kept = table.filter(is_kept)
+    if kept.num_rows:
+        s = ctx.settings
+        kept = detect_languages(kept, max_chars=s.language_max_chars, min_letters=s.language_min_letters)
+        kept = _as_article_ids(resolve_outlets(kept, _registry()))
+        tagged = pa.Table.from_arrays(
+            [*_stamp(kept, ctx, ARTICLES).columns, kept.column("signature"), kept.column("bands")],
+            schema=TAGGED)
+        wh.write_parquet(tagged, ctx.stage / "tagged" / f"{stem}.parquet")
+    return res
+
+
+def validate_part(ctx: RunContext, part: str) -> EnrichResult:
+    """Validate one tagged part with the GX suite; write its articles, quarantine and dedup-index parts.
+
+    Runs in the flow's process, so Great Expectations is imported once, not in every worker.
+    """
+    res = EnrichResult()
+    stem = Path(part).stem
+    path = ctx.stage / "tagged" / f"{stem}.parquet"
+    if not path.exists():
         return res
-    s = ctx.settings
-    kept = detect_languages(kept, max_chars=s.language_max_chars, min_letters=s.language_min_letters)
-    kept = resolve_outlets(kept, _registry())
-    kept = kept.rename_columns(["article_id" if c == "record_id" else c for c in kept.column_names])
-    articles = _stamp(kept, ctx, ARTICLES)
-    valid, quarantined, summary = validate_articles(articles, s.expectations / "articles.json", ctx.started_at)
-    res.validation = summary
+    tagged = pq.read_table(path)
+    articles = conform(tagged, ARTICLES)
+    valid, quarantined, res.validation = validate_articles(
+        articles, ctx.settings.expectations / "articles.json", ctx.started_at)
     if quarantined.num_rows:
         wh.write_parquet(_stamp(quarantined, ctx, QUARANTINE), ctx.stage / "quarantine" / f"v-{stem}.parquet")
         res.validation_quarantined = quarantined.num_rows
     if valid.num_rows:
         wh.write_parquet(valid, ctx.stage / "articles" / f"{stem}.parquet")
-        ids = pc.is_in(kept.column("article_id"), valid.column("article_id"))
-        index = kept.filter(ids).rename_columns(
-            ["article_id" if c == "record_id" else c for c in kept.column_names])
-        wh.write_parquet(_stamp(index, ctx, DEDUP_INDEX), ctx.stage / "dedup_index" / f"{stem}.parquet")
+        index = tagged.filter(pc.is_in(tagged.column("article_id"), valid.column("article_id")))
+        wh.write_parquet(conform(index, DEDUP_INDEX), ctx.stage / "dedup_index" / f"{stem}.parquet")
         res.loaded = valid.num_rows
         res.languages = dict(Counter(valid.column("language").to_pylist()))
         res.outlets = dict(Counter(valid.column("outlet_name").fill_null("(none)").to_pylist()))
+    path.unlink()
     return res
 
 
@@ -514,9 +536,14 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         runner.log(f"dedup: {counts['kept']} unique, {counts['exact']} exact and {counts['near']} near duplicates")
 
         t = time.perf_counter()
-        enriched: list[EnrichResult] = runner.many(
-            "language-source-validate", enrich_part, [(ctx, p) for p in parts], [Path(p).stem for p in parts])
-        summary.stage_seconds["language_source_validate"] = round(time.perf_counter() - t, 3)
+        labels = [Path(p).stem for p in parts]
+        runner.many("language-source", tag_part, [(ctx, p) for p in parts], labels)
+        summary.stage_seconds["language_source"] = round(time.perf_counter() - t, 3)
+
+        t = time.perf_counter()
+        enriched: list[EnrichResult] = [runner.one(f"validate {label}", validate_part, ctx, p)
+                                        for p, label in zip(parts, labels, strict=True)]
+        summary.stage_seconds["validate"] = round(time.perf_counter() - t, 3)
         apply_enrich(summary, enriched)
         runner.log(f"language+source+validate: {summary.articles_loaded} articles pass, "
                    f"{summary.validation_quarantined} quarantined; languages {summary.languages}")

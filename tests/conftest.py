@@ -1,0 +1,50 @@
+"""Shared fixtures: paths to ../shared (skipped when absent), sample landing copies, a pipeline runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from newsetl.config import SAMPLES, Settings
+from newsetl.pipeline import RunSummary, run_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEEDS = SHARED / "seeds"
+REALDATA = SHARED / "realdata"
+SEED_A = SEEDS / "000_71bbef30b09de4c0.txt"
+SEED_B = SEEDS / "003_096dbf1ecc82378d.txt"
+
+
+def need_shared(path: Path) -> Path:
+    """Return `path`, or skip the test when ../shared (or that file) is not beside the checkout."""
+    if not path.exists():
+        pytest.skip(f"{path} is not available (../shared is only beside CI and developer checkouts)")
+    return path
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> Path:
+    """A private copy of the project's sample landing folder."""
+    dest = tmp_path / "landing"
+    shutil.copytree(SAMPLES, dest)
+    return dest
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Callable[..., RunSummary]:
+    """Run the plain pipeline (inline, one process) into tmp_path/warehouse."""
+
+    def _run(landing: Path, warehouse: Path | None = None, **overrides: object) -> RunSummary:
+        settings = Settings.from_env(landing=landing, warehouse=warehouse or tmp_path / "warehouse",
+                                     **({"workers": 1} | overrides))
+        return run_pipeline(settings, now=overrides.pop("now", None) if "now" in overrides else None)
+
+    return _run
+
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

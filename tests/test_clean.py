@@ -1,0 +1,114 @@
+"""Cleaning: unicode repair, whitespace, boilerplate, trailers, repeated titles, dates, idempotence."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsetl.clean import (
+    clean_record,
+    normalize_line,
+    parse_published,
+    split_paragraphs,
+    strip_boilerplate,
+    text_fingerprint,
+)
+
+
+def rec(**kw) -> dict:
+    return {"record_id": "r1", "source_file": "f.json", "file_sha256": "s", "record_no": 0, "format": "json"} | kw
+
+
+def test_mojibake_is_repaired():
+    """UTF-8 read as Latin-1 ('Ã¨') is repaired."""
+    assert normalize_line("Il museo riaprirÃ  a dicembre, Ã¨ chiuso") == "Il museo riaprirà a dicembre, è chiuso"
+
+
+def test_whitespace_and_invisibles_are_normalised():
+    """Runs of spaces, tabs, zero-width characters and CRLF collapse; paragraphs stay."""
+    assert split_paragraphs("  One\u200b  two\t three \r\n\r\n\r\nFour  ") == ["One two three", "Four"]
+
+
+def test_full_width_cjk_punctuation_is_kept():
+    """Full-width punctuation is content, not damage."""
+    assert normalize_line("据报道，铁路（新线）。") == "据报道，铁路（新线）。"
+
+
+def test_boilerplate_lines_and_related_links_are_removed():
+    """Chrome lines go; everything after a related-links marker goes."""
+    paras = ["Advertisement", "Real first paragraph.", "Read more: other story", "Real second.",
+             "Share this article", "Most read", "Weather warning"]
+    assert strip_boilerplate(paras) == ["Real first paragraph.", "Real second."]
+
+
+def test_repeated_title_is_removed_from_body():
+    """A body that starts with its title loses that line (case and punctuation ignored)."""
+    out, _ = clean_record(rec(title="Ferry fares rise", text="Ferry Fares Rise!\n\nThe company raised fares."))
+    assert out["text"] == "The company raised fares."
+
+
+def test_byline_becomes_author():
+    """A 'By Name' first line is the author, not body text."""
+    out, _ = clean_record(rec(title="T", text="By Jane Doe\n\nThe body of the story is here."))
+    assert out["author"] == "Jane Doe" and out["text"] == "The body of the story is here."
+
+
+def test_feed_author_wins_over_trailer():
+    """An explicit author field is kept; the trailer is still removed from the text."""
+    out, _ = clean_record(rec(title="T", text="Body text here.\n\n(Posted by Someone Else)", author="Feed Author"))
+    assert out["author"] == "Feed Author" and "Posted by" not in out["text"]
+
+
+def test_rejects_carry_reasons():
+    """No body, only boilerplate, no title, unreadable date: each is a quarantine row with a reason."""
+    cases = {
+        "empty_text": rec(title="T", text="  "),
+        "boilerplate_only": rec(title="T", text="Advertisement\n\nShare this article"),
+        "missing_title": rec(title="", text="Some body text."),
+        "invalid_published_at": rec(title="T", text="Body.", published_raw="yesterday-ish"),
+    }
+    for reason, r in cases.items():
+        ok, bad = clean_record(r)
+        assert ok is None and bad["reason"] == reason and bad["stage"] == "clean", reason
+
+
+def test_dates_are_utc_with_original_offset():
+    """ISO with offset, RFC 2822, Z, and naive dates."""
+    assert parse_published("2024-02-15T04:57:01+02:00") == (
+        datetime(2024, 2, 15, 2, 57, 1, tzinfo=timezone.utc), "+02:00", True)
+    assert parse_published("Thu, 19 Nov 2026 10:05:00 +0100")[0] == datetime(2026, 11, 19, 9, 5, tzinfo=timezone.utc)
+    assert parse_published("2026-11-18T12:00:00Z")[1] == "+00:00"
+    assert parse_published("2026-11-15") == (datetime(2026, 11, 15, tzinfo=timezone.utc), None, True)
+    assert parse_published("March 3, 2025 5pm")[0] == datetime(2025, 3, 3, 17, tzinfo=timezone.utc)
+    assert parse_published("not a date") == (None, None, False)
+    assert parse_published("5") == (None, None, False), "a bare number is not silently a day of this month"
+
+
+def test_keywords_and_word_count():
+    """Keywords are de-duplicated case-insensitively; CJK characters count as words."""
+    out, _ = clean_record(rec(title="T", text="据报道 two words", keywords=["Iran", "iran", " war "]))
+    assert out["keywords"] == ["Iran", "war"]
+    assert out["word_count"] == 5
+
+
+def test_fingerprint_ignores_case_spacing_punctuation():
+    """Exact-duplicate key: the same words give the same hash."""
+    assert text_fingerprint("Hello,  World!\n\nAgain") == text_fingerprint("hello world again")
+    assert text_fingerprint("hello world") != text_fingerprint("hello there world")
+
+
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=texts, body=texts)
+def test_cleaning_is_idempotent(title, body):
+    """Cleaning a cleaned record changes nothing."""
+    once, bad = clean_record(rec(title=title, text=body))
+    if once is None:
+        return
+    twice, bad2 = clean_record(rec(title=once["title"], text=once["text"]))
+    assert bad2 is None
+    assert (twice["title"], twice["text"]) == (once["title"], once["text"])
