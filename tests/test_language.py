@@ -56,3 +56,22 @@ def test_detect_languages_sets_columns():
     out = detect_languages(t)
     assert out.column("language").to_pylist() == ["de", "und"]
     assert out.column("language_method").to_pylist() == ["detected", "too_short"]
+
+
+def test_array_detector_matches_stock_langdetect():
+    """The array-based detector gives stock langdetect's answer and probability on the same seed."""
+    from langdetect import DetectorFactory
+    from langdetect.detector_factory import DetectorFactory as Factory
+    from langdetect.detector_factory import PROFILES_DIRECTORY
+
+    stock = Factory()
+    stock.load_profile(PROFILES_DIRECTORY)
+    DetectorFactory.seed = 0
+    stock.set_seed(0)
+    for text in [*SAMPLES.values(), "Mixed text avec des mots français and English words together here."]:
+        d = stock.create()
+        d.set_max_text_length(1000)
+        d.append(text)
+        best = d.get_probabilities()[0]
+        lang, conf, method = detect_language(text, max_chars=1000)
+        assert lang == (best.lang.split("-")[0]) and abs(conf - best.prob) < 1e-6, text

@@ -99,59 +99,74 @@ def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) ->
     of a loaded article is the duplicate, whatever its date. Within the run the earliest published
     copy is kept (ties: first ingested).
     """
-    n = run.num_rows
+    n, h = run.num_rows, history.num_rows
     ids = run.column("record_id").to_pylist()
     hashes = run.column("text_hash").to_pylist()
     published = run.column("published_at").to_pylist()
     ingest = run.column("ingest_order").to_pylist()
-    sigs = _matrix(run.column("signature"), np.uint32, NUM_PERM)
-    bands = _matrix(run.column("bands"), np.int64, BANDS)
-    hist_sigs = _matrix(history.column("signature"), np.uint32, NUM_PERM)
-    hist_bands = _matrix(history.column("bands"), np.int64, BANDS)
-
-    by_hash: dict[str, str] = {}
-    kept_sigs: list[np.ndarray] = []
-    kept_ids: list[str] = []
-    buckets: dict[tuple[int, int], list[int]] = {}
-
-    def keep(article_id: str, sig: np.ndarray, keys: Sequence[int]) -> None:
-        kept_ids.append(article_id)
-        kept_sigs.append(sig)
-        slot = len(kept_ids) - 1
-        for b, k in enumerate(keys):
-            buckets.setdefault((b, int(k)), []).append(slot)
-
     h_ids = history.column("article_id").to_pylist()
-    h_hashes = history.column("text_hash").to_pylist()
-    h_pub = history.column("published_at").to_pylist()
-    for j in sorted(range(history.num_rows), key=lambda j: _order_key(h_pub[j], 0)):
-        by_hash.setdefault(h_hashes[j], h_ids[j])
-        keep(h_ids[j], hist_sigs[j], hist_bands[j])
+    # Slots 0..h-1 are history articles, h..h+n-1 this run's records.
+    sigs = np.vstack([_matrix(history.column("signature"), np.uint32, NUM_PERM),
+                      _matrix(run.column("signature"), np.uint32, NUM_PERM)])
+    order = sorted(range(n), key=lambda i: _order_key(published[i], ingest[i]))
 
-    status: list[str] = [""] * n
+    status: list[str] = ["kept"] * n
     dup_of: list[str | None] = [None] * n
     sim: list[float | None] = [None] * n
-    for i in sorted(range(n), key=lambda i: _order_key(published[i], ingest[i])):
-        rid, th = ids[i], hashes[i]
-        if th in by_hash:
-            status[i], dup_of[i], sim[i] = "exact", by_hash[th], 1.0
-            continue
-        by_hash[th] = rid
-        cands = {s for b, k in enumerate(bands[i]) for s in buckets.get((b, int(k)), ())}
-        best, best_sim = None, 0.0
-        if cands:
-            idx = sorted(cands)
-            sims = (np.stack([kept_sigs[s] for s in idx]) == sigs[i]).mean(axis=1)
-            j = int(np.argmax(sims))
-            best, best_sim = idx[j], float(sims[j])
-        if best is not None and best_sim >= threshold:
-            status[i], dup_of[i], sim[i] = "near", kept_ids[best], best_sim
+    by_hash: dict[str, str] = {}
+    h_pub = history.column("published_at").to_pylist()
+    h_hashes = history.column("text_hash").to_pylist()
+    for j in sorted(range(h), key=lambda j: _order_key(h_pub[j], 0)):
+        by_hash.setdefault(h_hashes[j], h_ids[j])
+    for i in order:
+        if hashes[i] in by_hash:
+            status[i], dup_of[i], sim[i] = "exact", by_hash[hashes[i]], 1.0
         else:
-            status[i] = "kept"
-            keep(rid, sigs[i], bands[i])
+            by_hash[hashes[i]] = ids[i]
+
+    # LSH: slots sharing any band key are candidates. Grouping sorted keys in numpy keeps memory at
+    # a few arrays of (slots x BANDS) integers instead of a Python dict entry per band.
+    candidates = list(range(h)) + [h + i for i in range(n) if status[i] == "kept"]
+    neighbours = _band_neighbours(
+        np.vstack([_matrix(history.column("bands"), np.int64, BANDS),
+                   _matrix(run.column("bands"), np.int64, BANDS)]), np.asarray(candidates, dtype=np.int64))
+    kept = np.zeros(h + n, dtype=bool)
+    kept[:h] = True
+    for i in order:
+        if status[i] != "kept":
+            continue
+        slot = h + i
+        near = [c for c in neighbours.get(slot, ()) if kept[c]]
+        if near:
+            sims = (sigs[near] == sigs[slot]).mean(axis=1)
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                c = near[best]
+                status[i], dup_of[i], sim[i] = "near", (h_ids[c] if c < h else ids[c - h]), float(sims[best])
+                continue
+        kept[slot] = True
     return pa.Table.from_arrays(
         [pa.array(ids, pa.string()), pa.array(status, pa.string()), pa.array(dup_of, pa.string()),
          pa.array(sim, pa.float64())], schema=DECISIONS)
+
+
+def _band_neighbours(bands: np.ndarray, slots: np.ndarray) -> dict[int, list[int]]:
+    """Return {slot: [other slots sharing a band key]} for the given slots (only slots with any)."""
+    if len(slots) == 0:
+        return {}
+    # Keys of different bands never compare equal by construction (each band has its own mix seed).
+    keys = bands[slots].ravel()
+    owners = np.repeat(slots, BANDS)
+    idx = np.argsort(keys, kind="stable")
+    keys, owners = keys[idx], owners[idx]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    out: dict[int, set[int]] = {}
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+        group = set(owners[start : start + size].tolist())
+        for s in group:
+            out.setdefault(s, set()).update(group - {s})
+    return {s: sorted(v) for s, v in out.items() if v}
 
 
 def _matrix(column: pa.ChunkedArray, dtype: type, width: int) -> np.ndarray:

@@ -41,12 +41,51 @@ def normalize_code(value: str | None) -> str | None:
 
 @lru_cache(maxsize=1)
 def _factory() -> Any:
+    """Load langdetect's profiles once per process, with each n-gram's probabilities as one array.
+
+    langdetect keeps ~180k n-grams x 55 languages as lists of Python floats (~350 MB per process);
+    float64 arrays hold the same numbers in ~100 MB and let a detector update all languages at once.
+    """
+    import numpy as np
     from langdetect import DetectorFactory
     from langdetect import detector_factory as df
 
     DetectorFactory.seed = 0  # langdetect is random-sampled: a fixed seed makes runs repeatable
     df.init_factory()
-    return df._factory
+    factory = df._factory
+    factory.word_lang_prob_map = {w: np.asarray(p, dtype=np.float64) for w, p in factory.word_lang_prob_map.items()}
+    return factory
+
+
+@lru_cache(maxsize=1)
+def _detector_class() -> Any:
+    """langdetect's Detector with its per-language inner loops done as array operations.
+
+    Same profiles, same seeded random n-gram sampling, same update rule (prob *= alpha/BASE_FREQ + p(ngram))
+    and the same convergence test; only the 55-element Python loops become numpy calls, which makes
+    detection about twice as fast. tests/test_language.py checks it against stock langdetect.
+    """
+    import numpy as np
+    from langdetect.detector import Detector
+
+    class ArrayDetector(Detector):  # type: ignore[misc]
+        def _init_probability(self) -> Any:
+            if self.prior_map is not None:
+                return np.array(self.prior_map, dtype=np.float64)
+            return np.full(len(self.langlist), 1.0 / len(self.langlist))
+
+        def _update_lang_prob(self, prob: Any, word: str, alpha: float) -> bool:
+            p = self.word_lang_prob_map.get(word)
+            if p is None:
+                return False
+            prob *= alpha / self.BASE_FREQ + p
+            return True
+
+        def _normalize_prob(self, prob: Any) -> float:
+            prob /= prob.sum()
+            return float(prob.max())
+
+    return ArrayDetector
 
 
 @lru_cache(maxsize=1)
@@ -72,7 +111,7 @@ def detect_language(
         return given, None, "feed_unsupported_by_detector"
     if len(_LETTER.findall(sample)) < min_letters:
         return (given, None, "feed") if given else (UNDETERMINED, None, "too_short")
-    detector = _factory().create()
+    detector = _detector_class()(_factory())
     detector.set_max_text_length(max_chars)
     detector.append(sample)
     try:

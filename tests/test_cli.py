@@ -1,0 +1,96 @@
+"""The CLI: help, query formats, stats, one-line errors, and the Prefect import boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsetl.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def warehouse(samples, run, tmp_path) -> Path:
+    run(samples)
+    return tmp_path / "warehouse"
+
+
+def test_query_formats(warehouse, capsys):
+    """query prints a table, CSV or JSON."""
+    sql = "SELECT language, count(*) AS n FROM articles WHERE language IN ('de', 'fr') GROUP BY 1 ORDER BY 1"
+    assert main(["query", sql, "--warehouse", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert "language" in out and "(2 rows)" in out
+    main(["--warehouse", str(warehouse), "query", sql, "--format", "csv"])
+    assert capsys.readouterr().out.splitlines() == ["language,n", "de,2", "fr,2"]
+    main(["query", sql, "--format", "json", "--warehouse", str(warehouse)])
+    assert json.loads(capsys.readouterr().out) == [{"language": "de", "n": 2}, {"language": "fr", "n": 2}]
+
+
+def test_stats(warehouse, capsys):
+    """stats shows table sizes, runs, languages and quarantine reasons."""
+    assert main(["stats", "--warehouse", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    for part in ("== tables", "articles", "== runs", "completed", "== languages", "== quarantine", "malformed_json"):
+        assert part in out
+
+
+def test_errors_are_one_line(warehouse, tmp_path, capsys):
+    """A bad query, a missing warehouse or landing folder: exit 2 and one line on stderr."""
+    cases = [
+        ["query", "SELECT nope FROM articles", "--warehouse", str(warehouse)],
+        ["query", "SELECT 1", "--warehouse", str(tmp_path / "missing")],
+        ["run", str(tmp_path / "missing"), "--warehouse", str(warehouse)],
+    ]
+    (tmp_path / "empty").mkdir()
+    cases.append(["run", str(tmp_path / "empty"), "--warehouse", str(warehouse)])
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("newsetl: error:") and "\n" not in err, err
+
+
+def test_rebuild_catalog(warehouse, capsys):
+    """The catalog file can be rebuilt from the Parquet files alone."""
+    (warehouse / "newsetl.duckdb").unlink()
+    assert main(["rebuild-catalog", "--warehouse", str(warehouse)]) == 0
+    import duckdb
+
+    con = duckdb.connect(str(warehouse / "newsetl.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 15
+    con.close()
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    """Each subcommand documents itself with an example and appears in the README."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    readme = (ROOT / "README.md").read_text()
+    for name, sp in sub.choices.items():
+        assert "example" in sp.format_help(), name
+        assert f"newsetl {name}" in readme, f"README does not show `newsetl {name}`"
+
+
+def test_help_is_fast_and_library_never_imports_prefect():
+    """`newsetl --help` and the whole library import without Prefect or GX."""
+    code = ("import sys, newsetl.cli, newsetl.pipeline, newsetl.warehouse; "
+            "newsetl.cli.build_parser().format_help(); "
+            "print(sorted(m for m in ('prefect', 'great_expectations') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_no_module_in_src_imports_prefect():
+    """The library never imports Prefect (cli.py imports the flow inside its run command)."""
+    for path in (ROOT / "src" / "newsetl").rglob("*.py"):
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import prefect", "from prefect")):
+                pytest.fail(f"{path.name} imports prefect: {stripped}")
+    cli = (ROOT / "src" / "newsetl" / "cli.py").read_text()
+    assert "from flows.daily_ingest import daily_ingest" in cli
