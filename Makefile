@@ -26,7 +26,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src flows tests benchmarks
+	$(BIN)/ruff check src flows tests benchmarks samples
 	$(BIN)/mypy
 
 ## Throughput and peak memory on a generated corpus: make bench N=20000

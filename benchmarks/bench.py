@@ -13,6 +13,7 @@ Peak memory is sampled every 0.1 s over this process and its worker processes (p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -25,30 +26,394 @@ import time
 from pathlib import Path
 
 WORDS = {
-    "en": "the of and to in a is that for on with as was by at from said government city council people new year "
-          "report officials plan would market week minister police public company country world could after "
-          "about more than their which there been has have will also who other first two last local data".split(),
-    "de": "der die das und ist nicht mit auf für den von sich des ein eine im dem zu auch es an werden wurde nach "
-          "bei Regierung Stadt Jahr Menschen neue sagte sollen wird können zwischen über unter Millionen".split(),
-    "fr": "le la les de des et est un une du en dans pour que qui sur pas plus par avec au ce sont été gouvernement "
-          "ville année selon nouvelle a dit mais aussi leur entre depuis millions toujours".split(),
-    "es": "el la los las de del y en que un una por para con se es no al lo como más pero sus fue gobierno ciudad "
-          "año según nueva dijo también entre desde millones ha sido este".split(),
-    "pt": "o a os as de do da e em que um uma para com não por mais no na se como foi governo cidade ano segundo "
-          "nova disse também entre desde milhões tem sido pelo pela".split(),
-    "it": "il la le di del della e che un una per con non sono al nel si come più ma anche governo città anno "
-          "secondo nuova ha detto tra dopo milioni stato questo".split(),
-    "ru": "и в не на что с по как это из за от к для о но так же все уже было году города правительство "
-          "сказал также между после миллионов может будет новый".split(),
-    "uk": "і в не на що з по як це із за від до для про але так також вже було році міста уряд сказав між "
-          "після мільйонів може буде новий їх".split(),
-    "ar": "في من على إلى أن عن مع هذا التي الذي كان قال الحكومة المدينة العام بين بعد ملايين وزير جديد "
-          "هذه كما أيضا ذلك حيث عند".split(),
-    "zh": "的 是 在 了 和 有 我们 他们 政府 城市 今年 表示 新的 发展 经济 市场 公司 国家 记者 报道 "
-          "已经 可以 进行 工作 问题 时间 地区".split(),
+    "en": [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "a",
+        "is",
+        "that",
+        "for",
+        "on",
+        "with",
+        "as",
+        "was",
+        "by",
+        "at",
+        "from",
+        "said",
+        "government",
+        "city",
+        "council",
+        "people",
+        "new",
+        "year",
+        "report",
+        "officials",
+        "plan",
+        "would",
+        "market",
+        "week",
+        "minister",
+        "police",
+        "public",
+        "company",
+        "country",
+        "world",
+        "could",
+        "after",
+        "about",
+        "more",
+        "than",
+        "their",
+        "which",
+        "there",
+        "been",
+        "has",
+        "have",
+        "will",
+        "also",
+        "who",
+        "other",
+        "first",
+        "two",
+        "last",
+        "local",
+        "data",
+    ],
+    "de": [
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "mit",
+        "auf",
+        "für",
+        "den",
+        "von",
+        "sich",
+        "des",
+        "ein",
+        "eine",
+        "im",
+        "dem",
+        "zu",
+        "auch",
+        "es",
+        "an",
+        "werden",
+        "wurde",
+        "nach",
+        "bei",
+        "Regierung",
+        "Stadt",
+        "Jahr",
+        "Menschen",
+        "neue",
+        "sagte",
+        "sollen",
+        "wird",
+        "können",
+        "zwischen",
+        "über",
+        "unter",
+        "Millionen",
+    ],
+    "fr": [
+        "le",
+        "la",
+        "les",
+        "de",
+        "des",
+        "et",
+        "est",
+        "un",
+        "une",
+        "du",
+        "en",
+        "dans",
+        "pour",
+        "que",
+        "qui",
+        "sur",
+        "pas",
+        "plus",
+        "par",
+        "avec",
+        "au",
+        "ce",
+        "sont",
+        "été",
+        "gouvernement",
+        "ville",
+        "année",
+        "selon",
+        "nouvelle",
+        "a",
+        "dit",
+        "mais",
+        "aussi",
+        "leur",
+        "entre",
+        "depuis",
+        "millions",
+        "toujours",
+    ],
+    "es": [
+        "el",
+        "la",
+        "los",
+        "las",
+        "de",
+        "del",
+        "y",
+        "en",
+        "que",
+        "un",
+        "una",
+        "por",
+        "para",
+        "con",
+        "se",
+        "es",
+        "no",
+        "al",
+        "lo",
+        "como",
+        "más",
+        "pero",
+        "sus",
+        "fue",
+        "gobierno",
+        "ciudad",
+        "año",
+        "según",
+        "nueva",
+        "dijo",
+        "también",
+        "entre",
+        "desde",
+        "millones",
+        "ha",
+        "sido",
+        "este",
+    ],
+    "pt": [
+        "o",
+        "a",
+        "os",
+        "as",
+        "de",
+        "do",
+        "da",
+        "e",
+        "em",
+        "que",
+        "um",
+        "uma",
+        "para",
+        "com",
+        "não",
+        "por",
+        "mais",
+        "no",
+        "na",
+        "se",
+        "como",
+        "foi",
+        "governo",
+        "cidade",
+        "ano",
+        "segundo",
+        "nova",
+        "disse",
+        "também",
+        "entre",
+        "desde",
+        "milhões",
+        "tem",
+        "sido",
+        "pelo",
+        "pela",
+    ],
+    "it": [
+        "il",
+        "la",
+        "le",
+        "di",
+        "del",
+        "della",
+        "e",
+        "che",
+        "un",
+        "una",
+        "per",
+        "con",
+        "non",
+        "sono",
+        "al",
+        "nel",
+        "si",
+        "come",
+        "più",
+        "ma",
+        "anche",
+        "governo",
+        "città",
+        "anno",
+        "secondo",
+        "nuova",
+        "ha",
+        "detto",
+        "tra",
+        "dopo",
+        "milioni",
+        "stato",
+        "questo",
+    ],
+    "ru": [
+        "и",
+        "в",
+        "не",
+        "на",
+        "что",
+        "с",
+        "по",
+        "как",
+        "это",
+        "из",
+        "за",
+        "от",
+        "к",
+        "для",
+        "о",
+        "но",
+        "так",
+        "же",
+        "все",
+        "уже",
+        "было",
+        "году",
+        "города",
+        "правительство",
+        "сказал",
+        "также",
+        "между",
+        "после",
+        "миллионов",
+        "может",
+        "будет",
+        "новый",
+    ],
+    "uk": [
+        "і",
+        "в",
+        "не",
+        "на",
+        "що",
+        "з",
+        "по",
+        "як",
+        "це",
+        "із",
+        "за",
+        "від",
+        "до",
+        "для",
+        "про",
+        "але",
+        "так",
+        "також",
+        "вже",
+        "було",
+        "році",
+        "міста",
+        "уряд",
+        "сказав",
+        "між",
+        "після",
+        "мільйонів",
+        "може",
+        "буде",
+        "новий",
+        "їх",
+    ],
+    "ar": [
+        "في",
+        "من",
+        "على",
+        "إلى",
+        "أن",
+        "عن",
+        "مع",
+        "هذا",
+        "التي",
+        "الذي",
+        "كان",
+        "قال",
+        "الحكومة",
+        "المدينة",
+        "العام",
+        "بين",
+        "بعد",
+        "ملايين",
+        "وزير",
+        "جديد",
+        "هذه",
+        "كما",
+        "أيضا",
+        "ذلك",
+        "حيث",
+        "عند",
+    ],
+    "zh": [
+        "的",
+        "是",
+        "在",
+        "了",
+        "和",
+        "有",
+        "我们",
+        "他们",
+        "政府",
+        "城市",
+        "今年",
+        "表示",
+        "新的",
+        "发展",
+        "经济",
+        "市场",
+        "公司",
+        "国家",
+        "记者",
+        "报道",
+        "已经",
+        "可以",
+        "进行",
+        "工作",
+        "问题",
+        "时间",
+        "地区",
+    ],
 }
-OUTLETS = ["Reuters", "Le Monde", "El País", "Xinhua", "Al Jazeera", "Deutsche Welle", "Ukrinform", "ANSA",
-           "Folha de S.Paulo", "Meduza", "Riverside Gazette", "Harbour Times"]
+OUTLETS = [
+    "Reuters",
+    "Le Monde",
+    "El País",
+    "Xinhua",
+    "Al Jazeera",
+    "Deutsche Welle",
+    "Ukrinform",
+    "ANSA",
+    "Folha de S.Paulo",
+    "Meduza",
+    "Riverside Gazette",
+    "Harbour Times",
+]
 
 
 def sentence(rng: random.Random, lang: str) -> str:
@@ -82,8 +447,10 @@ def near_copy(rng: random.Random, a: dict) -> dict:
 
 def as_text(a: dict, layout: int) -> str:
     if layout == 0:  # layout A
-        return (f"World {a['published_at']}\n{a['source']}\n{a['title']}\n\n{a['title']}\n\n"
-                f"news, world, economy, politics\n\n{a['text']}")
+        return (
+            f"World {a['published_at']}\n{a['source']}\n{a['title']}\n\n{a['title']}\n\n"
+            f"news, world, economy, politics\n\n{a['text']}"
+        )
     if layout == 1:  # layout B
         return f"untitled design\n\n{a['title']}\n\n{a['text']}\n\n(Posted by Sam Reed)\n\nSource: {a['source']}\n\nYou may also like"
     return f"{a['title']}\n\n{a['text']}"
@@ -91,9 +458,11 @@ def as_text(a: dict, layout: int) -> str:
 
 def as_html(a: dict) -> str:
     body = "".join(f"<p>{p}</p>" for p in a["text"].split("\n\n"))
-    return (f'<html><head><title>{a["title"]}</title><link rel="canonical" href="{a["url"]}">'
-            f'<meta property="og:site_name" content="{a["source"]}"></head><body><nav><a href="/">Home</a></nav>'
-            f'<article><h1>{a["title"]}</h1>{body}</article><footer>All rights reserved.</footer></body></html>')
+    return (
+        f'<html><head><title>{a["title"]}</title><link rel="canonical" href="{a["url"]}">'
+        f'<meta property="og:site_name" content="{a["source"]}"></head><body><nav><a href="/">Home</a></nav>'
+        f"<article><h1>{a['title']}</h1>{body}</article><footer>All rights reserved.</footer></body></html>"
+    )
 
 
 def generate(landing: Path, n: int, seed: int = 7) -> dict:
@@ -109,12 +478,15 @@ def generate(landing: Path, n: int, seed: int = 7) -> dict:
     def flush(force: bool = False) -> None:
         nonlocal jsonl, jsonarr, file_no
         if jsonl and (force or len(jsonl) >= 500):
-            (landing / f"feed-{file_no:06d}.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in jsonl))
+            (landing / f"feed-{file_no:06d}.jsonl").write_text(
+                "\n".join(json.dumps(r, ensure_ascii=False) for r in jsonl)
+            )
             file_no += 1
             jsonl = []
         if jsonarr and (force or len(jsonarr) >= 200):
             (landing / f"batch-{file_no:06d}.json.gz").write_bytes(
-                gzip.compress(json.dumps(jsonarr, ensure_ascii=False).encode(), mtime=0))
+                gzip.compress(json.dumps(jsonarr, ensure_ascii=False).encode(), mtime=0)
+            )
             file_no += 1
             jsonarr = []
 
@@ -174,10 +546,8 @@ class PeakMemory:
                 parent = self.proc.memory_info().rss
                 kids = []
                 for c in self.proc.children(recursive=True):
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         kids.append(c.memory_info().rss)
-                    except psutil.Error:
-                        pass
                 self.peak_parent = max(self.peak_parent, parent)
                 self.peak_child = max([self.peak_child, *kids])
                 self.peak_total = max(self.peak_total, parent + sum(kids))
@@ -222,17 +592,32 @@ def main() -> int:
         summary = run_pipeline(settings, log=lambda m: print("  " + m, file=sys.stderr))
         total = time.perf_counter() - t
     n = summary.records_in
-    print(f"\nend to end: {n} records in {total:.1f} s = {n / total:.0f} articles/s "
-          f"(workers={settings.workers}, batch={settings.batch_size}, cpus={os.cpu_count()})")
+    print(
+        f"\nend to end: {n} records in {total:.1f} s = {n / total:.0f} articles/s "
+        f"(workers={settings.workers}, batch={settings.batch_size}, cpus={os.cpu_count()})"
+    )
     for stage, secs in summary.stage_seconds.items():
         print(f"  {stage:26s} {secs:8.2f} s  {n / secs if secs else float('inf'):10.0f} articles/s")
-    print(f"loaded {summary.articles_loaded}, exact dups {summary.exact_duplicates}, near dups "
-          f"{summary.near_duplicates}, quarantined {summary.quarantined}")
-    print(f"peak RSS: total {mem.peak_total / 2**20:.0f} MiB (parent {mem.peak_parent / 2**20:.0f} MiB, "
-          f"largest worker {mem.peak_child / 2**20:.0f} MiB)")
+    print(
+        f"loaded {summary.articles_loaded}, exact dups {summary.exact_duplicates}, near dups "
+        f"{summary.near_duplicates}, quarantined {summary.quarantined}"
+    )
+    print(
+        f"peak RSS: total {mem.peak_total / 2**20:.0f} MiB (parent {mem.peak_parent / 2**20:.0f} MiB, "
+        f"largest worker {mem.peak_child / 2**20:.0f} MiB)"
+    )
     if args.json:
-        print(json.dumps({"articles": n, "seconds": total, "articles_per_s": n / total,
-                          "stage_seconds": summary.stage_seconds, "peak_rss_mib": mem.peak_total / 2**20}))
+        print(
+            json.dumps(
+                {
+                    "articles": n,
+                    "seconds": total,
+                    "articles_per_s": n / total,
+                    "stage_seconds": summary.stage_seconds,
+                    "peak_rss_mib": mem.peak_total / 2**20,
+                }
+            )
+        )
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
     return 0

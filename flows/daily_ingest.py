@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class PrefectRunner:
 def _run_name() -> str:
     params = flow_run.parameters or {}
     landing = Path(params.get("landing") or Settings().landing).name or "landing"
-    return f"ingest-{datetime.now(timezone.utc):%Y-%m-%d}-{landing}"
+    return f"ingest-{datetime.now(UTC):%Y-%m-%d}-{landing}"
 
 
 @flow(name="daily-ingest", flow_run_name=_run_name, log_prints=True)

@@ -189,8 +189,10 @@ def main() -> None:
     ).encode()
     title_uk = "Уряд схвалив програму відновлення зерносховищ"
     files["ukrainian-news/2026-11-19_grain.txt.gz"] = gzip.compress(
-        (f"Економіка 2026-11-19T18:40:00+02:00\nУкраїнські Новини\n{title_uk}\n\n{title_uk}\n\n"
-         "зерно, елеватори, аграрна політика, відновлення\n\n" + paras(GRAIN_UK)).encode(),
+        (
+            f"Економіка 2026-11-19T18:40:00+02:00\nУкраїнські Новини\n{title_uk}\n\n{title_uk}\n\n"
+            "зерно, елеватори, аграрна політика, відновлення\n\n" + paras(GRAIN_UK)
+        ).encode(),
         mtime=0,
     )
 
@@ -206,76 +208,134 @@ def main() -> None:
     # Plain "Title\n\nBody"; the outlet comes from the landing sub-folder.
     files["tagesschau/bahn-wlan.txt"] = ("Bahn rüstet Regionalzüge mit WLAN aus\n\n" + paras(BAHN_DE)).encode()
     # A Russian text saved in cp1251 by an old scraper: decoded by detection, not by guessing.
-    files["meduza/riga-library.txt"] = (
-        "Библиотека в Риге оцифровала архив газет\n\n" + paras(LIBRARY_RU)
-    ).encode("cp1251")
+    files["meduza/riga-library.txt"] = ("Библиотека в Риге оцифровала архив газет\n\n" + paras(LIBRARY_RU)).encode(
+        "cp1251"
+    )
 
     # JSONL feed: several outlets and languages, one syndicated exact copy, a near copy, one broken line.
     jsonl = [
-        {"headline": "Nantes prépare un festival des musiques fluviales", "body": paras(FESTIVAL_FR),
-         "link": "https://www.lemonde.fr/culture/article/2026/11/20/nantes-festival-fleuves.html",
-         "source": "Le Monde", "publish_date": "2026-11-20T07:30:00+01:00", "lang": "fr",
-         "tags": ["culture", "Nantes", "musique"], "section": "Culture", "author": "Claire Martin"},
-        {"title": "Valencia reducirá un 20% el agua de riego en sus parques", "text": paras(WATER_ES),
-         "url": "https://elpais.com/espana/2026-11-19/valencia-agua-parques.html", "site_name": "El País",
-         "published_at": "Thu, 19 Nov 2026 10:05:00 +0100", "authors": [{"name": "Javier Soler"}],
-         "keywords": "Valencia, agua, medio ambiente"},
-        {"title": "Jordan opens a new solar plant in Ma'an", "content": paras(SOLAR_AR),
-         "url": "https://www.aljazeera.net/news/2026/11/18/solar-maan", "source": {"name": "Al Jazeera"},
-         "date": "2026-11-18T12:00:00Z", "language": "ar"},
-        {"title": "成渝新高铁开始试运行", "articleBody": paras(RAIL_ZH), "url": "http://www.news.cn/2026-11/17/c_rail.htm",
-         "publisher": "新华社", "datePublished": "2026-11-17 08:00:00+08:00"},
+        {
+            "headline": "Nantes prépare un festival des musiques fluviales",
+            "body": paras(FESTIVAL_FR),
+            "link": "https://www.lemonde.fr/culture/article/2026/11/20/nantes-festival-fleuves.html",
+            "source": "Le Monde",
+            "publish_date": "2026-11-20T07:30:00+01:00",
+            "lang": "fr",
+            "tags": ["culture", "Nantes", "musique"],
+            "section": "Culture",
+            "author": "Claire Martin",
+        },
+        {
+            "title": "Valencia reducirá un 20% el agua de riego en sus parques",
+            "text": paras(WATER_ES),
+            "url": "https://elpais.com/espana/2026-11-19/valencia-agua-parques.html",
+            "site_name": "El País",
+            "published_at": "Thu, 19 Nov 2026 10:05:00 +0100",
+            "authors": [{"name": "Javier Soler"}],
+            "keywords": "Valencia, agua, medio ambiente",
+        },
+        {
+            "title": "Jordan opens a new solar plant in Ma'an",
+            "content": paras(SOLAR_AR),
+            "url": "https://www.aljazeera.net/news/2026/11/18/solar-maan",
+            "source": {"name": "Al Jazeera"},
+            "date": "2026-11-18T12:00:00Z",
+            "language": "ar",
+        },
+        {
+            "title": "成渝新高铁开始试运行",
+            "articleBody": paras(RAIL_ZH),
+            "url": "http://www.news.cn/2026-11/17/c_rail.htm",
+            "publisher": "新华社",
+            "datePublished": "2026-11-17 08:00:00+08:00",
+        },
         # Advertising and related-links chrome inside the body, removed by the boilerplate rules.
-        {"title": "Rotterdam container traffic up six percent", "text": "Advertisement\n\n" + paras(PORT_EN[:3])
-         + "\n\nRead more: Port strikes end after two days\n\n" + paras(PORT_EN[3:])
-         + "\n\nShare this article\n\nMost read\n\nWeather warning for the weekend",
-         "url": "https://www.reuters.com/business/rotterdam-port-q3-2026-11-16/", "source": "Reuters",
-         "published_at": "2026-11-16T15:45:00Z", "author": "Reporting by Pieter de Vries"},
+        {
+            "title": "Rotterdam container traffic up six percent",
+            "text": "Advertisement\n\n"
+            + paras(PORT_EN[:3])
+            + "\n\nRead more: Port strikes end after two days\n\n"
+            + paras(PORT_EN[3:])
+            + "\n\nShare this article\n\nMost read\n\nWeather warning for the weekend",
+            "url": "https://www.reuters.com/business/rotterdam-port-q3-2026-11-16/",
+            "source": "Reuters",
+            "published_at": "2026-11-16T15:45:00Z",
+            "author": "Reporting by Pieter de Vries",
+        },
         '{"title": "Broken record", "text": "this line was cut off by the scraper',
         # A wire story syndicated verbatim by a second outlet: exact duplicate of the Reuters record.
-        {"title": "Rotterdam port traffic rises", "text": paras(PORT_EN), "url": "https://www.cnn.com/2026/11/17/rotterdam-port",
-         "source": "CNN", "published_at": "2026-11-17T09:00:00Z"},
+        {
+            "title": "Rotterdam port traffic rises",
+            "text": paras(PORT_EN),
+            "url": "https://www.cnn.com/2026/11/17/rotterdam-port",
+            "source": "CNN",
+            "published_at": "2026-11-17T09:00:00Z",
+        },
         # A Kurdish item: langdetect has no Kurdish profile, so the feed's language is used.
-        {"title": "زانکۆی کۆیە کۆنفرانسێکی نێودەوڵەتی ڕێکدەخات",
-         "text": "زانکۆی کۆیە ڕایگەیاند کە مانگی داهاتوو کۆنفرانسێکی نێودەوڵەتی دەربارەی زانستی ئاو و ژینگە ڕێکدەخات "
-                 "و توێژەرانی چەندین وڵات بەشداری تێدا دەکەن.",
-         "url": "https://koyauniversity.org/ckb/node/9001", "source": "Koya University", "lang": "ckb"},
+        {
+            "title": "زانکۆی کۆیە کۆنفرانسێکی نێودەوڵەتی ڕێکدەخات",
+            "text": "زانکۆی کۆیە ڕایگەیاند کە مانگی داهاتوو کۆنفرانسێکی نێودەوڵەتی دەربارەی زانستی ئاو و ژینگە ڕێکدەخات "
+            "و توێژەرانی چەندین وڵات بەشداری تێدا دەکەن.",
+            "url": "https://koyauniversity.org/ckb/node/9001",
+            "source": "Koya University",
+            "lang": "ckb",
+        },
     ]
-    files["feeds/wire-2026-11-20.jsonl"] = "\n".join(
-        r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in jsonl
-    ).encode() + b"\n"
+    files["feeds/wire-2026-11-20.jsonl"] = (
+        "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in jsonl).encode() + b"\n"
+    )
 
     # JSON array, gzipped: a near copy (two phrases edited), mojibake, a missing title, a future date.
     mojibake = paras(MUSEUM_IT).encode("utf-8").decode("latin-1")  # UTF-8 read as Latin-1: "Ã¨" for "è"
     evening = {
         "items": [
-            {"title": "Lviv extends its northern tram line", "text": paras(near_copy(TRAM_EN)),
-             "url": "https://www.ukrinform.net/rubric-society/lviv-tram-line", "source": "Ukrinform",
-             "published_at": "2026-11-20T14:00:00+02:00"},
-            {"title": "Napoli, riapre la sezione dei mosaici del museo archeologico", "text": mojibake,
-             "url": "https://www.ansa.it/campania/notizie/2026/11/19/napoli-mosaici.html", "source": "ANSA",
-             "published_at": "2026-11-19T17:20:00+01:00", "language": "it"},
+            {
+                "title": "Lviv extends its northern tram line",
+                "text": paras(near_copy(TRAM_EN)),
+                "url": "https://www.ukrinform.net/rubric-society/lviv-tram-line",
+                "source": "Ukrinform",
+                "published_at": "2026-11-20T14:00:00+02:00",
+            },
+            {
+                "title": "Napoli, riapre la sezione dei mosaici del museo archeologico",
+                "text": mojibake,
+                "url": "https://www.ansa.it/campania/notizie/2026/11/19/napoli-mosaici.html",
+                "source": "ANSA",
+                "published_at": "2026-11-19T17:20:00+01:00",
+                "language": "it",
+            },
             {"title": "", "text": paras(BRIDGE_UK), "source": "UNIAN", "published_at": "2026-11-18T10:00:00+02:00"},
-            {"title": "У Дніпрі відкрили відремонтований пішохідний міст", "text": paras(BRIDGE_UK),
-             "url": "https://www.unian.ua/dnipro-bridge", "source": "UNIAN", "published_at": "2031-01-01T10:00:00+02:00"},
+            {
+                "title": "У Дніпрі відкрили відремонтований пішохідний міст",
+                "text": paras(BRIDGE_UK),
+                "url": "https://www.unian.ua/dnipro-bridge",
+                "source": "UNIAN",
+                "published_at": "2031-01-01T10:00:00+02:00",
+            },
         ]
     }
     files["feeds/evening-2026-11-20.json.gz"] = gzip.compress(
         json.dumps(evening, ensure_ascii=False, indent=1).encode(), mtime=0
     )
     files["feeds/single-2026-11-21.json"] = json.dumps(
-        {"title": "Deutsche Bahn: mehr Züge im Winterfahrplan",
-         "content": "Die Bahn setzt im Winterfahrplan zusätzliche Züge zwischen Berlin und Hamburg ein. "
-                    "Nach Angaben des Unternehmens fahren die Züge künftig jede halbe Stunde, am Wochenende "
-                    "sogar häufiger. Fahrgastverbände sprachen von einem wichtigen Schritt.",
-         "url": "https://www.tagesschau.de/wirtschaft/bahn-winterfahrplan.html", "date": "2026-11-21T06:00:00+01:00"},
+        {
+            "title": "Deutsche Bahn: mehr Züge im Winterfahrplan",
+            "content": "Die Bahn setzt im Winterfahrplan zusätzliche Züge zwischen Berlin und Hamburg ein. "
+            "Nach Angaben des Unternehmens fahren die Züge künftig jede halbe Stunde, am Wochenende "
+            "sogar häufiger. Fahrgastverbände sprachen von einem wichtigen Schritt.",
+            "url": "https://www.tagesschau.de/wirtschaft/bahn-winterfahrplan.html",
+            "date": "2026-11-21T06:00:00+01:00",
+        },
         ensure_ascii=False,
     ).encode()
 
     # Saved HTML pages, one gzipped; extracted with trafilatura.
     files["pages/riverside-gazette-port.html"] = html_page(
-        title="Harbour ferry service to resume after winter repairs", site="Riverside Gazette",
-        url="https://riverside-gazette.example/news/harbour-ferry", lang="en", date="2026-11-15T08:00:00+00:00",
+        title="Harbour ferry service to resume after winter repairs",
+        site="Riverside Gazette",
+        url="https://riverside-gazette.example/news/harbour-ferry",
+        lang="en",
+        date="2026-11-15T08:00:00+00:00",
         author="Tom Hallett",
         body=[
             "The harbour ferry between the old town and the island will resume service on Saturday after six weeks "
@@ -288,9 +348,12 @@ def main() -> None:
     ).encode()
     files["pages/lemonde-nantes.html.gz"] = gzip.compress(
         html_page(
-            title="À Nantes, la Loire devient une scène de concert", site="Le Monde",
-            url="https://www.lemonde.fr/culture/article/2026/11/21/nantes-loire-concert.html", lang="fr",
-            date="2026-11-21T11:00:00+01:00", author="Claire Martin",
+            title="À Nantes, la Loire devient une scène de concert",
+            site="Le Monde",
+            url="https://www.lemonde.fr/culture/article/2026/11/21/nantes-loire-concert.html",
+            lang="fr",
+            date="2026-11-21T11:00:00+01:00",
+            author="Claire Martin",
             body=[
                 "Des péniches transformées en scènes flottantes, des chorales sur les quais et des concerts au lever "
                 "du soleil : la ville de Nantes a présenté vendredi le programme détaillé de son festival.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,11 +40,12 @@ def run(tmp_path: Path) -> Callable[..., RunSummary]:
     """Run the plain pipeline (inline, one process) into tmp_path/warehouse."""
 
     def _run(landing: Path, warehouse: Path | None = None, **overrides: object) -> RunSummary:
-        settings = Settings.from_env(landing=landing, warehouse=warehouse or tmp_path / "warehouse",
-                                     **({"workers": 1} | overrides))
+        settings = Settings.from_env(
+            landing=landing, warehouse=warehouse or tmp_path / "warehouse", **({"workers": 1} | overrides)
+        )
         return run_pipeline(settings, now=overrides.pop("now", None) if "now" in overrides else None)
 
     return _run
 
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,8 +38,15 @@ def test_full_width_cjk_punctuation_is_kept():
 
 def test_boilerplate_lines_and_related_links_are_removed():
     """Chrome lines go; everything after a related-links marker goes."""
-    paras = ["Advertisement", "Real first paragraph.", "Read more: other story", "Real second.",
-             "Share this article", "Most read", "Weather warning"]
+    paras = [
+        "Advertisement",
+        "Real first paragraph.",
+        "Read more: other story",
+        "Real second.",
+        "Share this article",
+        "Most read",
+        "Weather warning",
+    ]
     assert strip_boilerplate(paras) == ["Real first paragraph.", "Real second."]
 
 
@@ -76,12 +83,11 @@ def test_rejects_carry_reasons():
 
 def test_dates_are_utc_with_original_offset():
     """ISO with offset, RFC 2822, Z, and naive dates."""
-    assert parse_published("2024-02-15T04:57:01+02:00") == (
-        datetime(2024, 2, 15, 2, 57, 1, tzinfo=timezone.utc), "+02:00", True)
-    assert parse_published("Thu, 19 Nov 2026 10:05:00 +0100")[0] == datetime(2026, 11, 19, 9, 5, tzinfo=timezone.utc)
+    assert parse_published("2024-02-15T04:57:01+02:00") == (datetime(2024, 2, 15, 2, 57, 1, tzinfo=UTC), "+02:00", True)
+    assert parse_published("Thu, 19 Nov 2026 10:05:00 +0100")[0] == datetime(2026, 11, 19, 9, 5, tzinfo=UTC)
     assert parse_published("2026-11-18T12:00:00Z")[1] == "+00:00"
-    assert parse_published("2026-11-15") == (datetime(2026, 11, 15, tzinfo=timezone.utc), None, True)
-    assert parse_published("March 3, 2025 5pm")[0] == datetime(2025, 3, 3, 17, tzinfo=timezone.utc)
+    assert parse_published("2026-11-15") == (datetime(2026, 11, 15, tzinfo=UTC), None, True)
+    assert parse_published("March 3, 2025 5pm")[0] == datetime(2025, 3, 3, 17, tzinfo=UTC)
     assert parse_published("not a date") == (None, None, False)
     assert parse_published("5") == (None, None, False), "a bare number is not silently a day of this month"
 

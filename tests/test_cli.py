@@ -78,9 +78,11 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
 
 def test_help_is_fast_and_library_never_imports_prefect():
     """`newsetl --help` and the whole library import without Prefect or GX."""
-    code = ("import sys, newsetl.cli, newsetl.pipeline, newsetl.warehouse; "
-            "newsetl.cli.build_parser().format_help(); "
-            "print(sorted(m for m in ('prefect', 'great_expectations') if m in sys.modules))")
+    code = (
+        "import sys, newsetl.cli, newsetl.pipeline, newsetl.warehouse; "
+        "newsetl.cli.build_parser().format_help(); "
+        "print(sorted(m for m in ('prefect', 'great_expectations') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

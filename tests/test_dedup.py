@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
-from conftest import SEED_A, SEED_B, need_shared
 
+from conftest import SEED_A, SEED_B, need_shared
 from newsetl.clean import text_fingerprint
 from newsetl.dedup import BANDS, DECISIONS, NUM_PERM, band_keys, find_duplicates, fingerprint_texts, minhash
 
@@ -20,19 +20,22 @@ STORY = " ".join(
 def _table(texts, published=None, ids=None):
     sigs, bands = fingerprint_texts(texts)
     n = len(texts)
-    return pa.table({
-        "record_id": ids or [f"r{i}" for i in range(n)],
-        "text_hash": [text_fingerprint(t) for t in texts],
-        "published_at": pa.array(published or [None] * n, pa.timestamp("us", tz="UTC")),
-        "ingest_order": list(range(n)),
-        "signature": pa.array(sigs, pa.list_(pa.uint32())),
-        "bands": pa.array(bands, pa.list_(pa.int64())),
-    })
+    return pa.table(
+        {
+            "record_id": ids or [f"r{i}" for i in range(n)],
+            "text_hash": [text_fingerprint(t) for t in texts],
+            "published_at": pa.array(published or [None] * n, pa.timestamp("us", tz="UTC")),
+            "ingest_order": list(range(n)),
+            "signature": pa.array(sigs, pa.list_(pa.uint32())),
+            "bands": pa.array(bands, pa.list_(pa.int64())),
+        }
+    )
 
 
 def _history(table: pa.Table) -> pa.Table:
     return table.rename_columns(["article_id" if c == "record_id" else c for c in table.column_names]).drop_columns(
-        ["ingest_order"])
+        ["ingest_order"]
+    )
 
 
 def _empty_history():
@@ -59,8 +62,9 @@ def test_exact_and_near_duplicates_in_a_run():
 
 def test_earliest_published_copy_is_kept():
     """The earliest dated copy wins even when ingested later; undated copies lose to dated ones."""
-    t = _table([STORY, STORY, STORY], published=[datetime(2025, 5, 2, tzinfo=timezone.utc),
-                                                datetime(2025, 5, 1, tzinfo=timezone.utc), None])
+    t = _table(
+        [STORY, STORY, STORY], published=[datetime(2025, 5, 2, tzinfo=UTC), datetime(2025, 5, 1, tzinfo=UTC), None]
+    )
     d = find_duplicates(t, _empty_history()).to_pylist()
     assert [r["status"] for r in d] == ["exact", "kept", "exact"]
     assert d[0]["duplicate_of"] == "r1" and d[2]["duplicate_of"] == "r1"
@@ -74,9 +78,9 @@ def test_ties_keep_first_ingested():
 
 def test_history_is_never_displaced():
     """A copy of an article loaded on an earlier day is the duplicate, even if dated earlier."""
-    hist = _history(_table([STORY], published=[datetime(2025, 6, 1, tzinfo=timezone.utc)], ids=["old"]))
+    hist = _history(_table([STORY], published=[datetime(2025, 6, 1, tzinfo=UTC)], ids=["old"]))
     near = STORY.replace("timetable number 3 for winter", "a new timetable")
-    run = _table([STORY, near], published=[datetime(2025, 1, 1, tzinfo=timezone.utc)] * 2)
+    run = _table([STORY, near], published=[datetime(2025, 1, 1, tzinfo=UTC)] * 2)
     d = find_duplicates(run, hist).to_pylist()
     assert [(r["status"], r["duplicate_of"]) for r in d] == [("exact", "old"), ("near", "old")]
 
@@ -101,7 +105,15 @@ def test_signature_is_stable_across_processes():
     import sys
 
     code = "from newsetl.dedup import minhash; print(minhash('one two three four five six seven')[:5].tolist())"
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert len(outs) == 1
     assert np.asarray(eval(outs.pop())).tolist() == minhash("one two three four five six seven")[:5].tolist()

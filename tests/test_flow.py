@@ -16,18 +16,18 @@ def prefect_harness(tmp_path_factory):
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=180), temporary_settings(
-        {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with (
+        prefect_test_harness(server_startup_timeout=180),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
 
 
 def test_daily_ingest_flow_runs_the_pipeline_as_tasks(prefect_harness, samples, tmp_path, monkeypatch):
     """The flow loads the samples, names its run after the day, and shows one task run per step."""
+    from flows.daily_ingest import daily_ingest
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    from flows.daily_ingest import daily_ingest
 
     monkeypatch.setenv("NEWSETL_WORKERS", "2")
     state = daily_ingest(landing=str(samples), warehouse=str(tmp_path / "wh"), return_state=True)

@@ -13,14 +13,30 @@ from newsetl.ingest.jsonfeed import map_feed_record, parse_json, parse_jsonl
 
 def test_usual_field_names_are_mapped():
     """headline/articleBody/link/site_name/pubDate/authors/lang/tags/section map onto our fields."""
-    rec = map_feed_record({
-        "headline": "H", "articleBody": "B", "link": "https://x.example/a", "site_name": "X News",
-        "pubDate": "Tue, 03 Jun 2025 10:00:00 +0200", "authors": [{"name": "A One"}, "B Two"], "lang": "de",
-        "tags": ["a", "b"], "section": "World",
-    })
-    assert rec == {"title": "H", "text": "B", "url": "https://x.example/a", "outlet_meta": "X News",
-                   "published_raw": "Tue, 03 Jun 2025 10:00:00 +0200", "author": "A One, B Two",
-                   "language_given": "de", "keywords": ["a", "b"], "category": "World"}
+    rec = map_feed_record(
+        {
+            "headline": "H",
+            "articleBody": "B",
+            "link": "https://x.example/a",
+            "site_name": "X News",
+            "pubDate": "Tue, 03 Jun 2025 10:00:00 +0200",
+            "authors": [{"name": "A One"}, "B Two"],
+            "lang": "de",
+            "tags": ["a", "b"],
+            "section": "World",
+        }
+    )
+    assert rec == {
+        "title": "H",
+        "text": "B",
+        "url": "https://x.example/a",
+        "outlet_meta": "X News",
+        "published_raw": "Tue, 03 Jun 2025 10:00:00 +0200",
+        "author": "A One, B Two",
+        "language_given": "de",
+        "keywords": ["a", "b"],
+        "category": "World",
+    }
 
 
 def test_nested_source_and_epoch_dates():

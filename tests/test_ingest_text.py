@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import SEED_A, SEED_B, need_shared
-
 from newsetl.clean import clean_record
 from newsetl.ingest import discover_files, read_file
 from newsetl.ingest.text import parse_text
@@ -38,8 +37,13 @@ Most popular"""
 
 
 def _clean(text: str) -> dict:
-    rec = parse_text(text)[0] | {"record_id": "r", "source_file": "f", "file_sha256": "s", "record_no": 0,
-                                 "format": "txt"}
+    rec = parse_text(text)[0] | {
+        "record_id": "r",
+        "source_file": "f",
+        "file_sha256": "s",
+        "record_no": 0,
+        "format": "txt",
+    }
     out, bad = clean_record(rec)
     assert bad is None, bad
     return out

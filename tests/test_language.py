@@ -47,7 +47,14 @@ def test_detection_is_repeatable():
 def test_normalize_code():
     """Feed spellings map to ISO 639-1."""
     assert [normalize_code(v) for v in ("en-US", "EN", "deu", "Português", "zh_CN", "xx-long-junk", None)] == [
-        "en", "en", "de", "pt", "zh", "xx", None]
+        "en",
+        "en",
+        "de",
+        "pt",
+        "zh",
+        "xx",
+        None,
+    ]
 
 
 def test_detect_languages_sets_columns():
@@ -61,8 +68,8 @@ def test_detect_languages_sets_columns():
 def test_array_detector_matches_stock_langdetect():
     """The array-based detector gives stock langdetect's answer and probability on the same seed."""
     from langdetect import DetectorFactory
-    from langdetect.detector_factory import DetectorFactory as Factory
     from langdetect.detector_factory import PROFILES_DIRECTORY
+    from langdetect.detector_factory import DetectorFactory as Factory
 
     stock = Factory()
     stock.load_profile(PROFILES_DIRECTORY)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SEED_A, SEED_B, need_shared
 
+from conftest import SEED_A, SEED_B, need_shared
 from newsetl.pipeline import InputError
 from newsetl.warehouse import CATALOG_FILE, WarehouseBusy, connect, run_lock
 
@@ -26,8 +26,11 @@ def q(wh: Path, sql: str, *params):
 def accounting(wh: Path) -> tuple[int, int]:
     """Return (records read per runs, records in articles + duplicates + quarantine)."""
     read = q(wh, "SELECT coalesce(sum(records_in), 0) FROM runs WHERE status = 'completed'")[0][0]
-    landed = q(wh, "SELECT (SELECT count(*) FROM articles) + (SELECT count(*) FROM duplicates)"
-                   " + (SELECT count(*) FROM quarantine)")[0][0]
+    landed = q(
+        wh,
+        "SELECT (SELECT count(*) FROM articles) + (SELECT count(*) FROM duplicates)"
+        " + (SELECT count(*) FROM quarantine)",
+    )[0][0]
     return read, landed
 
 
@@ -97,19 +100,39 @@ def test_seeds_copies_and_history(tmp_path, run):
     wh = tmp_path / "warehouse"
     s1 = run(landing)
     assert (s1.articles_loaded, s1.exact_duplicates, s1.near_duplicates) == (2, 0, 0)
-    a = q(wh, "SELECT title, category, published_at, outlet_id, len(keywords), language FROM articles "
-              "WHERE source_file = ?", SEED_A.name)[0]
+    a = q(
+        wh,
+        "SELECT title, category, published_at, outlet_id, len(keywords), language FROM articles WHERE source_file = ?",
+        SEED_A.name,
+    )[0]
     assert a[0] == "Russia Exchanges Latest Fighters And Air Defense Systems For Iranian Drones - Media"
-    assert (a[1], a[2].isoformat(), a[3], a[4], a[5]) == ("Politics", "2024-02-15T02:57:01+00:00", "ukrainian-news",
-                                                          13, "en")
-    b = q(wh, "SELECT title, author, outlet_name, published_at, language, right(text, 27) FROM articles "
-              "WHERE source_file = ?", SEED_B.name)[0]
-    assert b == ("Russia received hundreds of drones to attack Ukraine: US", "Fabio Mendes", "CNN Brasil", None, "en",
-                 "processors and controllers.")
+    assert (a[1], a[2].isoformat(), a[3], a[4], a[5]) == (
+        "Politics",
+        "2024-02-15T02:57:01+00:00",
+        "ukrainian-news",
+        13,
+        "en",
+    )
+    b = q(
+        wh,
+        "SELECT title, author, outlet_name, published_at, language, right(text, 27) FROM articles "
+        "WHERE source_file = ?",
+        SEED_B.name,
+    )[0]
+    assert b == (
+        "Russia received hundreds of drones to attack Ukraine: US",
+        "Fabio Mendes",
+        "CNN Brasil",
+        None,
+        "en",
+        "processors and controllers.",
+    )
     # Next day: a renamed copy and a copy with one sentence changed arrive.
     shutil.copy(SEED_A, landing / "renamed-copy.txt")
-    edited = SEED_B.read_text().replace("Kirby said the drone transfers constituted a violation",
-                                        "Kirby added that the transfers of drones were a clear breach")
+    edited = SEED_B.read_text().replace(
+        "Kirby said the drone transfers constituted a violation",
+        "Kirby added that the transfers of drones were a clear breach",
+    )
     (landing / "edited-copy.txt").write_text(edited)
     s2 = run(landing)
     assert (s2.files_skipped, s2.articles_loaded, s2.exact_duplicates, s2.near_duplicates) == (2, 0, 1, 1)
@@ -123,8 +146,10 @@ def test_changed_file_is_loaded_as_a_new_version(tmp_path, run):
     """Same path, new content: the new version is read; unchanged records are exact duplicates."""
     landing = tmp_path / "landing"
     landing.mkdir()
-    recs = [{"title": f"Story {i}", "text": f"Story number {i} tells about the {w} market in town today."}
-            for i, w in enumerate(["fish", "flower", "book"])]
+    recs = [
+        {"title": f"Story {i}", "text": f"Story number {i} tells about the {w} market in town today."}
+        for i, w in enumerate(["fish", "flower", "book"])
+    ]
     f = landing / "feed.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in recs[:2]))
     run(landing)
@@ -187,9 +212,11 @@ def test_gzipped_text_and_html(tmp_path, run):
     landing.mkdir()
     body = "The harbour ferry resumes service on Saturday after six weeks of engine repairs, the operator said."
     (landing / "a.txt.gz").write_bytes(gzip.compress(f"Ferry service resumes\n\n{body}".encode()))
-    html = (f"<html lang='en'><head><title>Ferry</title><meta property='og:site_name' content='Harbour Times'>"
-            f"</head><body><article><h1>Ferry is back</h1><p>{body}</p><p>{body.replace('Saturday', 'Sunday')} "
-            f"Tickets stay valid.</p></article></body></html>")
+    html = (
+        f"<html lang='en'><head><title>Ferry</title><meta property='og:site_name' content='Harbour Times'>"
+        f"</head><body><article><h1>Ferry is back</h1><p>{body}</p><p>{body.replace('Saturday', 'Sunday')} "
+        f"Tickets stay valid.</p></article></body></html>"
+    )
     (landing / "b.html.gz").write_bytes(gzip.compress(html.encode()))
     s = run(landing)
     assert s.records_in == 2 and s.files_failed == 0

@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REALDATA, need_shared
 
+from conftest import REALDATA, need_shared
 from newsetl.clean import clean_record, tokens
 from newsetl.ingest.html import parse_html
 
@@ -32,11 +32,12 @@ def test_html_extraction_matches_gold_bodies():
     scores = []
     for row in csv.DictReader((base / "manifest.csv").open()):
         key = Path(row["file_gz"]).name.split(".")[0]
-        recs = parse_html(gzip.open(base / row["file_gz"]).read())
+        recs = parse_html(gzip.decompress((base / row["file_gz"]).read_bytes()))
         text = ""
         if recs:
-            out, _ = clean_record(recs[0] | {"record_id": key, "source_file": key, "file_sha256": key,
-                                              "record_no": 0, "format": "html"})
+            out, _ = clean_record(
+                recs[0] | {"record_id": key, "source_file": key, "file_sha256": key, "record_no": 0, "format": "html"}
+            )
             text = out["text"] if out else ""
         scores.append(_f1(tokens(text), tokens(gold[key]["articleBody"])))
     mean = sum(scores) / len(scores)
@@ -54,8 +55,19 @@ def test_multilingual_feed_exact_duplicates_and_languages(tmp_path, run):
     landing.mkdir()
     with (landing / "universities.jsonl").open("w", encoding="utf-8") as fh:
         for r in rows:
-            fh.write(json.dumps({"title": r["title"], "content": r["content"], "link": r["link"],
-                                 "source": r["source"], "language": r["language"]}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "title": r["title"],
+                        "content": r["content"],
+                        "link": r["link"],
+                        "source": r["source"],
+                        "language": r["language"],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     s = run(landing)
     assert s.records_in == len(rows)
     # Independent count: records whose word sequence repeats an earlier non-empty one.
@@ -71,8 +83,9 @@ def test_multilingual_feed_exact_duplicates_and_languages(tmp_path, run):
     from newsetl.warehouse import connect
 
     con = connect(tmp_path / "warehouse")
-    by_lang = dict(con.execute("SELECT language_given, avg((language = language_given)::INT) FROM articles "
-                               "GROUP BY 1").fetchall())
+    by_lang = dict(
+        con.execute("SELECT language_given, avg((language = language_given)::INT) FROM articles GROUP BY 1").fetchall()
+    )
     con.close()
     print("language agreement with labels:", by_lang)
     assert by_lang["en"] >= 0.97 and by_lang["ar"] >= 0.97 and by_lang["ku"] == 1.0

@@ -11,16 +11,23 @@ REG = load_registry()
 
 def test_variants_map_to_one_outlet():
     """'Ukrainian news', 'Ukrainian News Agency' and its domain are one outlet."""
-    ids = {resolve_outlet({"outlet_meta": v}, REG)["outlet_id"] for v in
-           ("Ukrainian news", "Ukrainian News Agency", "UKRAINIAN NEWS AGENCY.", "https://ukranews.com/en/news/1")}
+    ids = {
+        resolve_outlet({"outlet_meta": v}, REG)["outlet_id"]
+        for v in ("Ukrainian news", "Ukrainian News Agency", "UKRAINIAN NEWS AGENCY.", "https://ukranews.com/en/news/1")
+    }
     assert ids == {"ukrainian-news"}
     assert resolve_outlet({"url": "https://www.ukranews.com/en/news/1"}, REG)["outlet_id"] == "ukrainian-news"
 
 
 def test_signal_order_and_method():
     """Metadata beats header beats trailer beats URL beats site name; the method says which."""
-    sig = {"outlet_meta": None, "outlet_header": "Ukrainian news", "outlet_trailer": "CNN Brasil",
-           "url": "https://www.reuters.com/x", "site_name": "Le Monde"}
+    sig = {
+        "outlet_meta": None,
+        "outlet_header": "Ukrainian news",
+        "outlet_trailer": "CNN Brasil",
+        "url": "https://www.reuters.com/x",
+        "site_name": "Le Monde",
+    }
     got = resolve_outlet(sig, REG)
     assert (got["outlet_id"], got["outlet_method"]) == ("ukrainian-news", "header")
     got = resolve_outlet(sig | {"outlet_header": None, "outlet_trailer": None}, REG)
@@ -36,8 +43,13 @@ def test_known_later_signal_beats_unknown_earlier_one():
 def test_unknown_outlet_is_kept_and_flagged():
     """An outlet not in the registry keeps its name, gets a slug id and known = False."""
     got = resolve_outlet({"site_name": "Riverside Gazette"}, REG)
-    assert got == {"outlet_id": "riverside-gazette", "outlet_name": "Riverside Gazette", "outlet_known": False,
-                   "outlet_method": "site_name", "outlet_raw": "Riverside Gazette"}
+    assert got == {
+        "outlet_id": "riverside-gazette",
+        "outlet_name": "Riverside Gazette",
+        "outlet_known": False,
+        "outlet_method": "site_name",
+        "outlet_raw": "Riverside Gazette",
+    }
     assert resolve_outlet({}, REG)["outlet_id"] == "unknown"
 
 

@@ -8,7 +8,7 @@ import html
 import json
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
@@ -146,13 +146,13 @@ def parse_published(raw: str | None) -> tuple[datetime | None, str | None, bool]
     if dt is None:
         return None, None, False
     if dt.tzinfo is None or dt.utcoffset() is None:
-        return dt.replace(tzinfo=timezone.utc), None, True
+        return dt.replace(tzinfo=UTC), None, True
     off = dt.utcoffset() or timedelta(0)
     mins = int(off.total_seconds() // 60)
     sign = "+" if mins >= 0 else "-"
     offset = f"{sign}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
     try:
-        return dt.astimezone(timezone.utc), offset, True
+        return dt.astimezone(UTC), offset, True
     except (OverflowError, ValueError):
         return None, None, False
 

@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     print(format_summary(summary))
     if not args.quiet:
-        print(f"\nExample query: newsetl query \"{EXAMPLE_QUERY}\"\n")
+        print(f'\nExample query: newsetl query "{EXAMPLE_QUERY}"\n')
         print(_run_query(Path(settings.warehouse), EXAMPLE_QUERY, "table"))
     return 0 if summary["status"] == "completed" else 1
 
@@ -200,31 +200,51 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_: str, example: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {example}",
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        sp.add_argument("--warehouse", default=argparse.SUPPRESS,
-                        help="warehouse folder (default: $NEWSETL_WAREHOUSE or ./warehouse)")
+        sp = sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sp.add_argument(
+            "--warehouse",
+            default=argparse.SUPPRESS,
+            help="warehouse folder (default: $NEWSETL_WAREHOUSE or ./warehouse)",
+        )
         return sp
 
-    r = add("run", "Ingest a landing folder (default: the bundled samples) with the daily-ingest flow.",
-            "newsetl run samples/landing --warehouse warehouse")
+    r = add(
+        "run",
+        "Ingest a landing folder (default: the bundled samples) with the daily-ingest flow.",
+        "newsetl run samples/landing --warehouse warehouse",
+    )
     r.add_argument("landing", nargs="?", help="landing folder (default: $NEWSETL_LANDING or the bundled samples)")
     r.add_argument("--no-prefect", action="store_true", help="run the plain pipeline without Prefect")
     r.add_argument("--quiet", action="store_true", help="print only the run summary")
     r.set_defaults(func=cmd_run)
 
-    q = add("query", "Run SQL on the warehouse and print the result.",
-            "newsetl query \"SELECT reason, count(*) FROM quarantine GROUP BY 1\" --format csv")
+    q = add(
+        "query",
+        "Run SQL on the warehouse and print the result.",
+        'newsetl query "SELECT reason, count(*) FROM quarantine GROUP BY 1" --format csv',
+    )
     q.add_argument("sql", help="a DuckDB SQL statement over articles, duplicates, quarantine, files, runs, sources")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     q.set_defaults(func=cmd_query)
 
-    s = add("stats", "Show what the warehouse holds: table sizes, recent runs, languages, quarantine.",
-            "newsetl stats --warehouse warehouse")
+    s = add(
+        "stats",
+        "Show what the warehouse holds: table sizes, recent runs, languages, quarantine.",
+        "newsetl stats --warehouse warehouse",
+    )
     s.set_defaults(func=cmd_stats)
 
-    c = add("rebuild-catalog", "Recreate warehouse/newsetl.duckdb from the Parquet files alone.",
-            "newsetl rebuild-catalog --warehouse warehouse")
+    c = add(
+        "rebuild-catalog",
+        "Recreate warehouse/newsetl.duckdb from the Parquet files alone.",
+        "newsetl rebuild-catalog --warehouse warehouse",
+    )
     c.set_defaults(func=cmd_rebuild_catalog)
     return p
 

@@ -106,8 +106,12 @@ def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) ->
     ingest = run.column("ingest_order").to_pylist()
     h_ids = history.column("article_id").to_pylist()
     # Slots 0..h-1 are history articles, h..h+n-1 this run's records.
-    sigs = np.vstack([_matrix(history.column("signature"), np.uint32, NUM_PERM),
-                      _matrix(run.column("signature"), np.uint32, NUM_PERM)])
+    sigs = np.vstack(
+        [
+            _matrix(history.column("signature"), np.uint32, NUM_PERM),
+            _matrix(run.column("signature"), np.uint32, NUM_PERM),
+        ]
+    )
     order = sorted(range(n), key=lambda i: _order_key(published[i], ingest[i]))
 
     status: list[str] = ["kept"] * n
@@ -128,8 +132,9 @@ def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) ->
     # a few arrays of (slots x BANDS) integers instead of a Python dict entry per band.
     candidates = list(range(h)) + [h + i for i in range(n) if status[i] == "kept"]
     neighbours = _band_neighbours(
-        np.vstack([_matrix(history.column("bands"), np.int64, BANDS),
-                   _matrix(run.column("bands"), np.int64, BANDS)]), np.asarray(candidates, dtype=np.int64))
+        np.vstack([_matrix(history.column("bands"), np.int64, BANDS), _matrix(run.column("bands"), np.int64, BANDS)]),
+        np.asarray(candidates, dtype=np.int64),
+    )
     kept = np.zeros(h + n, dtype=bool)
     kept[:h] = True
     for i in order:
@@ -146,8 +151,14 @@ def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) ->
                 continue
         kept[slot] = True
     return pa.Table.from_arrays(
-        [pa.array(ids, pa.string()), pa.array(status, pa.string()), pa.array(dup_of, pa.string()),
-         pa.array(sim, pa.float64())], schema=DECISIONS)
+        [
+            pa.array(ids, pa.string()),
+            pa.array(status, pa.string()),
+            pa.array(dup_of, pa.string()),
+            pa.array(sim, pa.float64()),
+        ],
+        schema=DECISIONS,
+    )
 
 
 def _band_neighbours(bands: np.ndarray, slots: np.ndarray) -> dict[int, list[int]]:

@@ -19,11 +19,35 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 # Common non-ISO-639-1 spellings feeds use for their language field.
 _ALIASES = {
-    "eng": "en", "english": "en", "deu": "de", "ger": "de", "german": "de", "deutsch": "de",
-    "fra": "fr", "fre": "fr", "french": "fr", "français": "fr", "spa": "es", "spanish": "es",
-    "español": "es", "por": "pt", "portuguese": "pt", "português": "pt", "ukr": "uk",
-    "ukrainian": "uk", "rus": "ru", "russian": "ru", "ara": "ar", "arabic": "ar", "zho": "zh",
-    "chi": "zh", "chinese": "zh", "kur": "ku", "ckb": "ku", "kurdish": "ku", "sorani": "ku",
+    "eng": "en",
+    "english": "en",
+    "deu": "de",
+    "ger": "de",
+    "german": "de",
+    "deutsch": "de",
+    "fra": "fr",
+    "fre": "fr",
+    "french": "fr",
+    "français": "fr",
+    "spa": "es",
+    "spanish": "es",
+    "español": "es",
+    "por": "pt",
+    "portuguese": "pt",
+    "português": "pt",
+    "ukr": "uk",
+    "ukrainian": "uk",
+    "rus": "ru",
+    "russian": "ru",
+    "ara": "ar",
+    "arabic": "ar",
+    "zho": "zh",
+    "chi": "zh",
+    "chinese": "zh",
+    "kur": "ku",
+    "ckb": "ku",
+    "kurdish": "ku",
+    "sorani": "ku",
 }
 
 
@@ -54,8 +78,11 @@ def _factory() -> Any:
     import numpy as np
     from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
-    names = [f for f in os.listdir(PROFILES_DIRECTORY)
-             if not f.startswith(".") and os.path.isfile(os.path.join(PROFILES_DIRECTORY, f))]
+    names = [
+        f
+        for f in os.listdir(PROFILES_DIRECTORY)
+        if not f.startswith(".") and os.path.isfile(os.path.join(PROFILES_DIRECTORY, f))
+    ]
     rows: dict[str, int] = {}
     langlist: list[str] = []
     columns = []
@@ -72,8 +99,8 @@ def _factory() -> Any:
                 probs.append(1.0 * count / n_words[len(word) - 1])
         columns.append((np.asarray(idx, dtype=np.int64), np.asarray(probs, dtype=np.float64)))
     matrix = np.zeros((len(rows), len(langlist)), dtype=np.float64)
-    for j, (idx, probs) in enumerate(columns):
-        matrix[idx, j] = probs
+    for j, (rows_j, probs_j) in enumerate(columns):
+        matrix[rows_j, j] = probs_j
     factory = DetectorFactory()
     factory.langlist = langlist
     factory.word_lang_prob_map = {w: matrix[i] for w, i in rows.items()}

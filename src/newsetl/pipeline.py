@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,12 +28,11 @@ import pyarrow.parquet as pq
 from newsetl import warehouse as wh
 from newsetl.clean import clean_articles
 from newsetl.config import Settings
-from newsetl.dedup import DECISIONS, find_duplicates, fingerprint_texts
+from newsetl.dedup import find_duplicates, fingerprint_texts
 from newsetl.ingest import FileEntry, FileError, Issue, discover_files, read_file
 from newsetl.language import detect_languages
 from newsetl.schema import (
     ARTICLES,
-    CLEAN,
     DEDUP_INDEX,
     DUPLICATES,
     FILES,
@@ -152,7 +151,7 @@ def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
         raise InputError(f"landing folder {landing} does not exist")
     if not landing.is_dir():
         raise InputError(f"landing path {landing} is not a folder")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     return RunContext(run_id, now, str(landing.resolve()), str(Path(settings.warehouse).resolve()), settings)
 
@@ -167,14 +166,32 @@ def begin_run(ctx: RunContext) -> list[str]:
     wh.remove_staging(root)
     with wh_connect(root) as con:
         dead = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
-        unfinished = {r[0] for r in con.execute(
-            "SELECT run_id FROM runs WHERE status <> 'completed'").fetchall()}
+        unfinished = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status <> 'completed'").fetchall()}
     for run_id in dead:
-        _write_run_row(root, {"run_id": run_id, "status": "incomplete", "updated_at": ctx.started_at,
-                              "message": f"found unfinished by run {ctx.run_id}"}, ctx.ingest_date, "incomplete")
+        _write_run_row(
+            root,
+            {
+                "run_id": run_id,
+                "status": "incomplete",
+                "updated_at": ctx.started_at,
+                "message": f"found unfinished by run {ctx.run_id}",
+            },
+            ctx.ingest_date,
+            "incomplete",
+        )
     wh.remove_parts_of(root, unfinished)
-    _write_run_row(root, {"run_id": ctx.run_id, "status": "running", "started_at": ctx.started_at,
-                          "updated_at": ctx.started_at, "landing": ctx.landing}, ctx.ingest_date, "start")
+    _write_run_row(
+        root,
+        {
+            "run_id": ctx.run_id,
+            "status": "running",
+            "started_at": ctx.started_at,
+            "updated_at": ctx.started_at,
+            "landing": ctx.landing,
+        },
+        ctx.ingest_date,
+        "start",
+    )
     return dead
 
 
@@ -189,7 +206,9 @@ def wh_connect(root: Path) -> Iterator[Any]:
 
 def _write_run_row(root: Path, row: dict, ingest_date: date, tag: str) -> None:
     row = {"ingest_date": ingest_date} | row
-    wh.write_parquet(from_rows([row], RUNS), wh.partition_dir(root, "runs", ingest_date) / f"{row['run_id']}-{tag}.parquet")
+    wh.write_parquet(
+        from_rows([row], RUNS), wh.partition_dir(root, "runs", ingest_date) / f"{row['run_id']}-{tag}.parquet"
+    )
 
 
 def plan_files(ctx: RunContext) -> Plan:
@@ -208,7 +227,10 @@ def plan_files(ctx: RunContext) -> Plan:
             continue
         if entry.error or entry.format is None:
             status = "failed" if entry.error else "unsupported"
-            error = entry.error or "unsupported file type (expected .txt, .json, .jsonl, .ndjson, .html, .htm, optionally .gz)"
+            error = (
+                entry.error
+                or "unsupported file type (expected .txt, .json, .jsonl, .ndjson, .html, .htm, optionally .gz)"
+            )
             rows.append(_file_row(ctx, entry, status, 0, error))
             continue
         current.append((index, entry))
@@ -224,17 +246,34 @@ def plan_files(ctx: RunContext) -> Plan:
 
 
 def _file_row(ctx: RunContext, entry: FileEntry, status: str, count: int, error: str | None) -> dict:
-    return {"path": entry.path, "sha256": entry.sha256, "size": entry.size, "format": entry.format,
-            "status": status, "record_count": count, "error": error, "first_run_id": ctx.run_id,
-            "run_id": ctx.run_id, "ingest_date": ctx.ingest_date}
+    return {
+        "path": entry.path,
+        "sha256": entry.sha256,
+        "size": entry.size,
+        "format": entry.format,
+        "status": status,
+        "record_count": count,
+        "error": error,
+        "first_run_id": ctx.run_id,
+        "run_id": ctx.run_id,
+        "ingest_date": ctx.ingest_date,
+    }
 
 
 def _issue_row(entry: FileEntry, issue: Issue) -> dict:
     from newsetl.ingest import record_id
 
-    return {"record_id": record_id(entry.path, entry.sha256, issue.record_no), "stage": "parse",
-            "reason": issue.reason, "detail": issue.detail, "raw": issue.raw, "source_file": entry.path,
-            "file_sha256": entry.sha256, "record_no": issue.record_no, "format": entry.format}
+    return {
+        "record_id": record_id(entry.path, entry.sha256, issue.record_no),
+        "stage": "parse",
+        "reason": issue.reason,
+        "detail": issue.detail,
+        "raw": issue.raw,
+        "source_file": entry.path,
+        "file_sha256": entry.sha256,
+        "record_no": issue.record_no,
+        "format": entry.format,
+    }
 
 
 def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry]]) -> ChunkResult:
@@ -254,8 +293,10 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
         res.parse_quarantined += len(issues)
         res.clean_quarantined += rejected.num_rows
         if quarantined.num_rows:
-            wh.write_parquet(_stamp(conform(quarantined, QUARANTINE), ctx, QUARANTINE),
-                             ctx.stage / "quarantine" / f"p-{stem}.parquet")
+            wh.write_parquet(
+                _stamp(conform(quarantined, QUARANTINE), ctx, QUARANTINE),
+                ctx.stage / "quarantine" / f"p-{stem}.parquet",
+            )
         sigs, bands = fingerprint_texts(cleaned.column("text").to_pylist())
         cleaned = cleaned.append_column("signature", pa.array(sigs, pa.list_(pa.uint32())))
         cleaned = cleaned.append_column("bands", pa.array(bands, pa.list_(pa.int64())))
@@ -292,8 +333,13 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
 def _stamp(table: pa.Table, ctx: RunContext, schema: pa.Schema) -> pa.Table:
     """Return `table` with run_id and ingest_date filled in, cast to `schema`."""
     n = table.num_rows
-    table = with_columns(table, {"run_id": pa.array([ctx.run_id] * n, pa.string()),
-                                 "ingest_date": pa.array([ctx.ingest_date] * n, pa.date32())})
+    table = with_columns(
+        table,
+        {
+            "run_id": pa.array([ctx.run_id] * n, pa.string()),
+            "ingest_date": pa.array([ctx.ingest_date] * n, pa.date32()),
+        },
+    )
     return conform(table, schema)
 
 
@@ -361,8 +407,8 @@ def tag_part(ctx: RunContext, part: str) -> EnrichResult:
         kept = detect_languages(kept, max_chars=s.language_max_chars, min_letters=s.language_min_letters)
         kept = _as_article_ids(resolve_outlets(kept, _registry()))
         tagged = pa.Table.from_arrays(
-            [*_stamp(kept, ctx, ARTICLES).columns, kept.column("signature"), kept.column("bands")],
-            schema=TAGGED)
+            [*_stamp(kept, ctx, ARTICLES).columns, kept.column("signature"), kept.column("bands")], schema=TAGGED
+        )
         wh.write_parquet(tagged, ctx.stage / "tagged" / f"{stem}.parquet")
     return res
 
@@ -380,7 +426,8 @@ def validate_part(ctx: RunContext, part: str) -> EnrichResult:
     tagged = pq.read_table(path)
     articles = conform(tagged, ARTICLES)
     valid, quarantined, res.validation = validate_articles(
-        articles, ctx.settings.expectations / "articles.json", ctx.started_at)
+        articles, ctx.settings.expectations / "articles.json", ctx.started_at
+    )
     if quarantined.num_rows:
         wh.write_parquet(_stamp(quarantined, ctx, QUARANTINE), ctx.stage / "quarantine" / f"v-{stem}.parquet")
         res.validation_quarantined = quarantined.num_rows
@@ -405,14 +452,18 @@ def _registry() -> Any:
     return _REGISTRY
 
 
-def publish_run(ctx: RunContext, summary: RunSummary, file_rows: list[dict], validation: list[list[dict]]) -> RunSummary:
+def publish_run(
+    ctx: RunContext, summary: RunSummary, file_rows: list[dict], validation: list[list[dict]]
+) -> RunSummary:
     """Publish the staged parts, then commit the run with its `runs` row; return the summary."""
     root = Path(ctx.root)
     if file_rows:
         wh.write_parquet(from_rows(file_rows, FILES), ctx.stage / "files" / "files.parquet")
     if validation:
-        wh.write_parquet(_stamp(summarize_results(validation, ctx.run_id), ctx, VALIDATIONS),
-                         ctx.stage / "validations" / "validations.parquet")
+        wh.write_parquet(
+            _stamp(summarize_results(validation, ctx.run_id), ctx, VALIDATIONS),
+            ctx.stage / "validations" / "validations.parquet",
+        )
     wh.write_parquet(_registry().to_table(), root / "sources" / "registry" / "sources.parquet")
     wh.publish_staged(root, ctx.run_id, ctx.ingest_date)
     summary.status = "completed"
@@ -435,8 +486,13 @@ def fail_run(ctx: RunContext, summary: RunSummary, message: str) -> RunSummary:
 
 def _run_row(ctx: RunContext, s: RunSummary) -> dict:
     row = {k: v for k, v in s.to_dict().items() if k in RUNS.names}
-    row.update(run_id=ctx.run_id, started_at=ctx.started_at, updated_at=datetime.now(timezone.utc),
-               landing=ctx.landing, stage_seconds=json.dumps(s.stage_seconds))
+    row.update(
+        run_id=ctx.run_id,
+        started_at=ctx.started_at,
+        updated_at=datetime.now(UTC),
+        landing=ctx.landing,
+        stage_seconds=json.dumps(s.stage_seconds),
+    )
     return row
 
 
@@ -497,7 +553,9 @@ class LocalRunner:
         self._log(message)
 
 
-def run_pipeline(settings: Settings, now: datetime | None = None, log: Callable[[str], None] = lambda m: None) -> RunSummary:
+def run_pipeline(
+    settings: Settings, now: datetime | None = None, log: Callable[[str], None] = lambda m: None
+) -> RunSummary:
     """Run every stage over settings.landing into settings.warehouse; return the RunSummary."""
     ctx = new_run(settings, now)
     with wh.run_lock(Path(ctx.root)), worker_pool(settings.workers) as pool:
@@ -516,17 +574,24 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         t = time.perf_counter()
         plan: Plan = runner.one("discover-files", plan_files, ctx, retries=2)
         summary.stage_seconds["discover"] = round(time.perf_counter() - t, 3)
-        runner.log(f"discover: {plan.files_seen} files seen, {plan.files_skipped} already loaded, "
-                   f"{sum(len(c) for c in plan.chunks)} to read in {len(plan.chunks)} chunks")
+        runner.log(
+            f"discover: {plan.files_seen} files seen, {plan.files_skipped} already loaded, "
+            f"{sum(len(c) for c in plan.chunks)} to read in {len(plan.chunks)} chunks"
+        )
 
         t = time.perf_counter()
         chunks: list[ChunkResult] = runner.many(
-            "parse-clean", parse_chunk, [(ctx, i, c) for i, c in enumerate(plan.chunks)],
-            [f"chunk-{i:04d}" for i in range(len(plan.chunks))])
+            "parse-clean",
+            parse_chunk,
+            [(ctx, i, c) for i, c in enumerate(plan.chunks)],
+            [f"chunk-{i:04d}" for i in range(len(plan.chunks))],
+        )
         summary.stage_seconds["parse_clean"] = round(time.perf_counter() - t, 3)
         apply_plan(summary, plan, chunks)
-        runner.log(f"parse+clean: {summary.records_in} records in, {summary.parse_quarantined} unparseable, "
-                   f"{summary.clean_quarantined} rejected by cleaning")
+        runner.log(
+            f"parse+clean: {summary.records_in} records in, {summary.parse_quarantined} unparseable, "
+            f"{summary.clean_quarantined} rejected by cleaning"
+        )
 
         t = time.perf_counter()
         parts = [p for c in chunks for p in c.parts]
@@ -541,17 +606,21 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         summary.stage_seconds["language_source"] = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
-        enriched: list[EnrichResult] = [runner.one(f"validate {label}", validate_part, ctx, p)
-                                        for p, label in zip(parts, labels, strict=True)]
+        enriched: list[EnrichResult] = [
+            runner.one(f"validate {label}", validate_part, ctx, p) for p, label in zip(parts, labels, strict=True)
+        ]
         summary.stage_seconds["validate"] = round(time.perf_counter() - t, 3)
         apply_enrich(summary, enriched)
-        runner.log(f"language+source+validate: {summary.articles_loaded} articles pass, "
-                   f"{summary.validation_quarantined} quarantined; languages {summary.languages}")
+        runner.log(
+            f"language+source+validate: {summary.articles_loaded} articles pass, "
+            f"{summary.validation_quarantined} quarantined; languages {summary.languages}"
+        )
 
         t = time.perf_counter()
         file_rows = [r for c in chunks for r in c.file_rows] + plan.file_rows
-        summary = runner.one("publish", publish_run, ctx, summary, file_rows, [e.validation for e in enriched if e.validation],
-                   retries=2)
+        summary = runner.one(
+            "publish", publish_run, ctx, summary, file_rows, [e.validation for e in enriched if e.validation], retries=2
+        )
         summary.stage_seconds["publish"] = round(time.perf_counter() - t, 3)
         finish_summary(ctx, summary)
         runner.log(f"published run {ctx.run_id}: {summary.articles_loaded} articles loaded")
@@ -589,9 +658,11 @@ def apply_enrich(summary: RunSummary, enriched: list[EnrichResult]) -> None:
 def finish_summary(ctx: RunContext, summary: RunSummary) -> None:
     """Add the quarantine reasons of the run (read back from the published table)."""
     with wh_connect(Path(ctx.root)) as con:
-        summary.quarantine_reasons = dict(con.execute(
-            "SELECT reason, count(*) FROM quarantine WHERE run_id = ? GROUP BY reason ORDER BY 2 DESC",
-            [ctx.run_id]).fetchall())
+        summary.quarantine_reasons = dict(
+            con.execute(
+                "SELECT reason, count(*) FROM quarantine WHERE run_id = ? GROUP BY reason ORDER BY 2 DESC", [ctx.run_id]
+            ).fetchall()
+        )
 
 
 def main() -> None:  # pragma: no cover - `python -m newsetl.pipeline [LANDING] [WAREHOUSE]`

@@ -45,7 +45,7 @@ def host_of(value: str) -> str | None:
     v = v.split(":")[0].strip(".")
     for p in _HOST_PREFIXES:
         if v.startswith(p) and v.count(".") > 1:
-            v = v[len(p):]
+            v = v[len(p) :]
     return v if _DOMAIN.match(v) else None
 
 
@@ -96,8 +96,14 @@ class Registry:
         """Return the registry as a SOURCES table."""
         return from_rows(
             [
-                {"outlet_id": o.id, "name": o.name, "aliases": list(o.aliases), "domains": list(o.domains),
-                 "country": o.country, "language": o.language}
+                {
+                    "outlet_id": o.id,
+                    "name": o.name,
+                    "aliases": list(o.aliases),
+                    "domains": list(o.domains),
+                    "country": o.country,
+                    "language": o.language,
+                }
                 for o in self.outlets
             ],
             SOURCES,
@@ -110,8 +116,14 @@ def load_registry(raw: dict | None = None) -> Registry:
         raw = json.loads(resources.files("newsetl").joinpath("data/outlets.json").read_text("utf-8"))
     return Registry(
         [
-            Outlet(o["id"], o["name"], tuple(o.get("aliases", [])), tuple(o.get("domains", [])),
-                   o.get("country"), o.get("language"))
+            Outlet(
+                o["id"],
+                o["name"],
+                tuple(o.get("aliases", [])),
+                tuple(o.get("domains", [])),
+                o.get("country"),
+                o.get("language"),
+            )
             for o in raw["outlets"]
         ]
     )
@@ -136,13 +148,28 @@ def resolve_outlet(signals: dict, registry: Registry) -> dict:
         else:
             hit, raw = registry.match_name(value), value
         if hit is not None:
-            return {"outlet_id": hit.id, "outlet_name": hit.name, "outlet_known": True,
-                    "outlet_method": method, "outlet_raw": raw}
+            return {
+                "outlet_id": hit.id,
+                "outlet_name": hit.name,
+                "outlet_known": True,
+                "outlet_method": method,
+                "outlet_raw": raw,
+            }
         if first_unknown is None:
-            first_unknown = {"outlet_id": slug(raw), "outlet_name": raw, "outlet_known": False,
-                             "outlet_method": method, "outlet_raw": raw}
-    return first_unknown or {"outlet_id": "unknown", "outlet_name": None, "outlet_known": False,
-                             "outlet_method": "none", "outlet_raw": None}
+            first_unknown = {
+                "outlet_id": slug(raw),
+                "outlet_name": raw,
+                "outlet_known": False,
+                "outlet_method": method,
+                "outlet_raw": raw,
+            }
+    return first_unknown or {
+        "outlet_id": "unknown",
+        "outlet_name": None,
+        "outlet_known": False,
+        "outlet_method": "none",
+        "outlet_raw": None,
+    }
 
 
 def resolve_outlets(articles: pa.Table, registry: Registry) -> pa.Table:
@@ -150,6 +177,11 @@ def resolve_outlets(articles: pa.Table, registry: Registry) -> pa.Table:
     cols = [c for c, _ in SIGNALS if c in articles.column_names]
     rows = articles.select(cols).to_pylist()
     decided = [resolve_outlet(r, registry) for r in rows]
-    types = {"outlet_id": pa.string(), "outlet_name": pa.string(), "outlet_known": pa.bool_(),
-             "outlet_method": pa.string(), "outlet_raw": pa.string()}
+    types = {
+        "outlet_id": pa.string(),
+        "outlet_name": pa.string(),
+        "outlet_known": pa.bool_(),
+        "outlet_method": pa.string(),
+        "outlet_raw": pa.string(),
+    }
     return with_columns(articles, {n: pa.array([d[n] for d in decided], t) for n, t in types.items()})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from newsetl.schema import QUARANTINE, VALIDATIONS, from_rows
 
 # Oldest publication date accepted (issue #2: not before 1990).
-MIN_PUBLISHED = datetime(1990, 1, 1, tzinfo=timezone.utc)
+MIN_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
 _COLUMNS = ["article_id", "title", "text", "language", "language_confidence", "url", "outlet_id", "language_method"]
 
 
@@ -62,9 +62,15 @@ def validate_articles(
         cfg = r.expectation_config
         column = cfg.kwargs.get("column")
         reason = (cfg.meta or {}).get("reason", cfg.type)
-        summary.append({"expectation": cfg.type, "column": column, "success": bool(r.success),
-                        "element_count": r.result.get("element_count"),
-                        "unexpected_count": r.result.get("unexpected_count")})
+        summary.append(
+            {
+                "expectation": cfg.type,
+                "column": column,
+                "success": bool(r.success),
+                "element_count": r.result.get("element_count"),
+                "unexpected_count": r.result.get("unexpected_count"),
+            }
+        )
         # An expectation can pass with `mostly` and still list rows: read every result.
         for idx in r.result.get("unexpected_index_list") or []:
             failures.setdefault(int(idx), []).append((reason, f"{cfg.type}({column})"))
@@ -80,9 +86,13 @@ def validate_articles(
             "reason": failures[i][0][0],
             "detail": "; ".join(f"{reason}: {exp}" for reason, exp in failures[i]),
             "title": row["title"],
-            "raw": json.dumps({k: row.get(k) for k in ("title", "url", "language", "published_at", "outlet_id")},
-                              ensure_ascii=False, default=str)
-            + "\n" + (row.get("text") or "")[:2000],
+            "raw": json.dumps(
+                {k: row.get(k) for k in ("title", "url", "language", "published_at", "outlet_id")},
+                ensure_ascii=False,
+                default=str,
+            )
+            + "\n"
+            + (row.get("text") or "")[:2000],
             "source_file": row["source_file"],
             "file_sha256": row["file_sha256"],
             "record_no": row["record_no"],
@@ -99,8 +109,17 @@ def summarize_results(batches: list[list[dict]], run_id: str) -> pa.Table:
     for batch in batches:
         for r in batch:
             key = (r["expectation"], r["column"])
-            m = merged.setdefault(key, {"run_id": run_id, "expectation": key[0], "column": key[1],
-                                        "success": True, "element_count": 0, "unexpected_count": 0})
+            m = merged.setdefault(
+                key,
+                {
+                    "run_id": run_id,
+                    "expectation": key[0],
+                    "column": key[1],
+                    "success": True,
+                    "element_count": 0,
+                    "unexpected_count": 0,
+                },
+            )
             m["success"] = m["success"] and r["success"]
             m["element_count"] += r["element_count"] or 0
             m["unexpected_count"] += r["unexpected_count"] or 0

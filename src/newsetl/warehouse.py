@@ -194,9 +194,8 @@ def ensure_catalog(root: Path) -> str | None:
         try:
             with duckdb.connect(str(path), read_only=True) as con:
                 row = con.execute("SELECT value FROM _newsetl_catalog WHERE key = 'version'").fetchone()
-                if row and row[0] == CATALOG_VERSION and con.execute(
-                    "SELECT count(*) FROM duckdb_views() WHERE view_name = 'articles'"
-                ).fetchone()[0]:
+                views = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'articles'").fetchone()
+                if row and row[0] == CATALOG_VERSION and views and views[0]:
                     return None
         except duckdb.Error:
             pass  # missing table, other version, or locked: try to rebuild below
@@ -205,8 +204,10 @@ def ensure_catalog(root: Path) -> str | None:
             for stmt in catalog_sql(root):
                 con.execute(stmt)
             con.execute("CREATE OR REPLACE TABLE _newsetl_catalog (key VARCHAR, value VARCHAR)")
-            con.execute("INSERT INTO _newsetl_catalog VALUES ('version', ?), ('root', ?)",
-                        [CATALOG_VERSION, str(root.resolve())])
+            con.execute(
+                "INSERT INTO _newsetl_catalog VALUES ('version', ?), ('root', ?)",
+                [CATALOG_VERSION, str(root.resolve())],
+            )
     except duckdb.Error as exc:
         return f"catalog {path} not refreshed ({str(exc).splitlines()[0]}); the Parquet data is published"
     return None

@@ -116,7 +116,8 @@ def _jsonl_lines(entry: FileEntry) -> Iterator[str]:
             enc = "utf-8-sig"
         elif enc.startswith(("utf-16", "utf-32")):
             enc = enc[:6]
-        stream = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, fh)), encoding=enc, errors="replace", newline=None)
+        raw = io.BufferedReader(_Prefixed(head, fh))  # type: ignore[type-var]
+        stream = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline=None)
         yield from stream
 
 

@@ -27,7 +27,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     for bom, enc in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(enc), enc
+                return data[len(bom) :].decode(enc), enc
             except UnicodeDecodeError as exc:
                 raise DecodeError(f"invalid {enc} after byte-order mark at byte {exc.start}") from exc
     if b"\x00" in data[:65536]:

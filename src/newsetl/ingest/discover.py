@@ -67,8 +67,15 @@ def discover_files(landing: str | Path) -> Iterator[FileEntry]:
                 if full.is_symlink():
                     target = full.resolve()
                     if not target.is_relative_to(root):
-                        yield FileEntry(rel, str(full), 0, _hash_text(rel), fmt, gz,
-                                        "symlink_outside_landing: points to a file outside the landing folder")
+                        yield FileEntry(
+                            rel,
+                            str(full),
+                            0,
+                            _hash_text(rel),
+                            fmt,
+                            gz,
+                            "symlink_outside_landing: points to a file outside the landing folder",
+                        )
                         continue
                 size = full.stat().st_size
                 digest = sha256_file(full)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # Our field <- feed field names, first present wins.
@@ -13,8 +13,17 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "text": ("text", "body", "content", "articleBody", "article_body", "description", "summary"),
     "url": ("url", "link", "canonical_url", "permalink"),
     "outlet_meta": ("source", "site_name", "outlet", "publisher", "site", "source_name", "sitename"),
-    "published_raw": ("published_at", "publish_date", "published", "date", "pubDate", "datePublished",
-                      "date_published", "created_at", "timestamp"),
+    "published_raw": (
+        "published_at",
+        "publish_date",
+        "published",
+        "date",
+        "pubDate",
+        "datePublished",
+        "date_published",
+        "created_at",
+        "timestamp",
+    ),
     "author": ("author", "authors", "byline", "creator"),
     "language_given": ("language", "lang", "inLanguage", "locale"),
     "keywords": ("keywords", "tags"),
@@ -67,7 +76,7 @@ def _as_date(v: Any) -> str | None:
     if isinstance(v, (int, float)):
         secs = v / 1000 if abs(v) > 1e11 else v
         try:
-            return datetime.fromtimestamp(secs, tz=timezone.utc).isoformat()
+            return datetime.fromtimestamp(secs, tz=UTC).isoformat()
         except (OverflowError, OSError, ValueError):
             return str(v)
     return _as_text(v)
@@ -114,8 +123,7 @@ def _records_from_value(value: Any, raw_for: Any) -> Iterator[dict | Issue]:
         if isinstance(item, dict):
             yield map_feed_record(item) | {"record_no": i}
         else:
-            yield Issue(i, "not_an_object", f"array item {i} is {type(item).__name__}, not an object",
-                        raw_for(item))
+            yield Issue(i, "not_an_object", f"array item {i} is {type(item).__name__}, not an object", raw_for(item))
 
 
 def parse_json(text: str) -> Iterator[dict | Issue]:

@@ -40,12 +40,7 @@ def _is_caption(line: str, next_line: str | None) -> bool:
         return True
     # A short all-lowercase fragment with no punctuation before a real title line.
     words = line.split()
-    return (
-        len(words) <= 4
-        and line == line.lower()
-        and not re.search(r"[.!?:,;]", line)
-        and next_line[:1].isupper()
-    )
+    return len(words) <= 4 and line == line.lower() and not re.search(r"[.!?:,;]", line) and next_line[:1].isupper()
 
 
 def parse_text(text: str) -> list[dict]:
