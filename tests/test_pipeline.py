@@ -223,3 +223,20 @@ def test_gzipped_text_and_html(tmp_path, run):
     wh = tmp_path / "warehouse"
     rows = q(wh, "SELECT format, title FROM articles UNION ALL SELECT format, title FROM duplicates ORDER BY 1")
     assert [r[0] for r in rows] == ["html", "txt"]
+
+
+def test_duckdb_shell_opens_the_catalog(samples, run, tmp_path):
+    """The real `duckdb` shell (PyPI duckdb-cli) reads the catalog read-only."""
+    import subprocess
+    import sys
+
+    run(samples)
+    shell = Path(sys.executable).with_name("duckdb")
+    if not shell.exists():
+        pytest.fail(f"duckdb-cli is a dependency; its shell is missing at {shell}")
+    out = subprocess.run(
+        [str(shell), "-readonly", "-csv", str(tmp_path / "warehouse" / CATALOG_FILE), "-c",
+         "SELECT count(*) AS n FROM articles"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+    assert out.split() == ["n", "15"]

@@ -55,12 +55,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = run_pipeline(settings, log=lambda m: print(m, file=sys.stderr)).to_dict()
     else:
         _prefect_env(settings)
-        from flows.daily_ingest import daily_ingest
+        from flows.daily_ingest import BrokenInput, daily_ingest
 
+        state = daily_ingest(landing=str(settings.landing), warehouse=str(settings.warehouse), return_state=True)
         try:
-            summary = daily_ingest(landing=str(settings.landing), warehouse=str(settings.warehouse))
+            summary = state.result()
         except InputError as exc:
             raise UserError(str(exc)) from None
+        except BrokenInput as exc:
+            print(format_summary(exc.args[1]))
+            raise UserError(f"run failed: {exc}") from None
     print(format_summary(summary))
     if not args.quiet:
         print(f'\nExample query: newsetl query "{EXAMPLE_QUERY}"\n')
