@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint bench samples clean-warehouse
+.PHONY: run test test-fast lint bench samples clean-warehouse serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ samples: $(STAMP)
 
 clean-warehouse:
 	rm -rf warehouse/*/ warehouse/newsetl.duckdb warehouse/.newsetl.lock
+
+## Start (or reuse) the local Prefect server and serve daily-ingest on its cron schedule (Ctrl-C stops).
+serve: $(STAMP)
+	$(BIN)/newsetl serve

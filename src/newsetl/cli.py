@@ -33,12 +33,19 @@ def _warehouse(args: argparse.Namespace) -> Path:
 
 
 def _prefect_env(settings: Settings) -> None:
-    """Defaults for Prefect's local mode: a project-local home, no telemetry, patient startup."""
-    os.environ.setdefault("PREFECT_HOME", str(Path(".prefect").resolve()))
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    """Prefect defaults: a project-local home, no telemetry; the local server when one is up.
+
+    With `newsetl serve` running, a manual `newsetl run` reports to the same server (it shows in the
+    UI); otherwise Prefect's local mode starts a temporary server for the run.
+    """
+    from flows.serve import api_url, healthy, prefect_env
+
+    for key, value in prefect_env().items():
+        os.environ.setdefault(key, value)
+    if "PREFECT_API_URL" not in os.environ:
+        url = api_url(settings.prefect_host, settings.prefect_port)
+        if healthy(url, timeout=0.5):
+            os.environ["PREFECT_API_URL"] = url
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -191,6 +198,38 @@ def cmd_rebuild_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        landing=getattr(args, "landing", None), warehouse=_warehouse(args), cron=getattr(args, "cron", None),
+        timezone=getattr(args, "timezone", None), prefect_port=args.port,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _serve_settings(args)
+    if not Path(settings.landing).is_dir():
+        raise UserError(f"landing folder {settings.landing} does not exist or is not a folder")
+    from flows.serve import serve_daily
+
+    print(f"Serving daily-ingest/daily on cron '{settings.cron}' ({settings.timezone}): "
+          f"{settings.landing} -> {settings.warehouse}. Stop with Ctrl-C or SIGTERM.", flush=True)
+    try:
+        serve_daily(settings)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from flows.serve import trigger_run
+
+    try:
+        print(trigger_run(_serve_settings(args), wait=args.wait))
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="newsetl",
@@ -243,6 +282,26 @@ def build_parser() -> argparse.ArgumentParser:
         "newsetl stats --warehouse warehouse",
     )
     s.set_defaults(func=cmd_stats)
+
+    v = add(
+        "serve",
+        "Start (or reuse) the local Prefect server and serve daily-ingest on a cron schedule.",
+        'newsetl serve --cron "0 6 * * *" --timezone Europe/Kyiv',
+    )
+    v.add_argument("landing", nargs="?", help="landing folder (default: $NEWSETL_LANDING or the bundled samples)")
+    v.add_argument("--cron", help='cron expression (default: $NEWSETL_CRON or "0 6 * * *")')
+    v.add_argument("--timezone", help="time zone of the cron expression (default: $NEWSETL_TIMEZONE or UTC)")
+    v.add_argument("--port", type=int, help="Prefect server port on 127.0.0.1 (default: $NEWSETL_PREFECT_PORT or 4200)")
+    v.set_defaults(func=cmd_serve)
+
+    g = add(
+        "trigger",
+        "Run the served daily-ingest deployment now (`newsetl serve` must be running).",
+        "newsetl trigger --wait",
+    )
+    g.add_argument("--port", type=int, help="Prefect server port (default: $NEWSETL_PREFECT_PORT or 4200)")
+    g.add_argument("--wait", action="store_true", help="wait for the run to finish")
+    g.set_defaults(func=cmd_trigger)
 
     c = add(
         "rebuild-catalog",

@@ -30,6 +30,12 @@ class Settings:
     # Maximum share of records quarantined before a run is failed (issue 3 uses it).
     max_quarantine_share: float = 0.5
     expectations: Path = EXPECTATIONS
+    # The daily schedule (`newsetl serve`): cron expression and its time zone.
+    cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+    # Where the local Prefect server listens (UI and API).
+    prefect_host: str = "127.0.0.1"
+    prefect_port: int = 4200
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
