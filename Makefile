@@ -27,6 +27,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src flows tests benchmarks samples
+	$(BIN)/ruff format --check src flows tests benchmarks samples
 	$(BIN)/mypy
 
 ## Throughput and peak memory on a generated corpus: make bench N=20000

@@ -7,6 +7,7 @@ level: PREFECT_API_URL must be in the environment before Prefect is first import
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -66,15 +67,23 @@ def start_server(host: str, port: int, wait: float = 180.0) -> subprocess.Popen 
     log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child process
     prefect_bin = Path(sys.executable).with_name("prefect")
     # The UI asks the server where the API is; without these it would say port 4200 whatever --port is.
-    env = os.environ | prefect_env() | {
-        "PREFECT_SERVER_API_HOST": host,
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_UI_API_URL": url,
-    }
+    env = (
+        os.environ
+        | prefect_env()
+        | {
+            "PREFECT_SERVER_API_HOST": host,
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_UI_API_URL": url,
+        }
+    )
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
         [str(prefect_bin), "server", "start", "--host", host, "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -95,10 +104,8 @@ def stop_server(proc: subprocess.Popen | None, grace: float = 20.0) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(grace)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(5)
 
 
@@ -121,8 +128,10 @@ def serve_daily(settings: Settings) -> None:
         daily_ingest.serve(
             name=DEPLOYMENT,
             schedules=[Cron(settings.cron, timezone=settings.timezone)],
-            parameters={"landing": str(Path(settings.landing).resolve()),
-                        "warehouse": str(Path(settings.warehouse).resolve())},
+            parameters={
+                "landing": str(Path(settings.landing).resolve()),
+                "warehouse": str(Path(settings.warehouse).resolve()),
+            },
             description="Ingest the landing folder into the newsetl warehouse.",
             tags=["newsetl"],
             entrypoint_type=EntrypointType.MODULE_PATH,

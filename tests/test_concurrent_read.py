@@ -15,8 +15,36 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-WORDS = ("harbour ferry council tram library festival river market bridge station museum school winter "
-         "summer budget repairs opening timetable passengers residents officials report plan city").split()
+WORDS = [
+    *[
+        "harbour",
+        "ferry",
+        "council",
+        "tram",
+        "library",
+        "festival",
+        "river",
+        "market",
+        "bridge",
+        "station",
+        "museum",
+        "school",
+    ],
+    *[
+        "winter",
+        "summer",
+        "budget",
+        "repairs",
+        "opening",
+        "timetable",
+        "passengers",
+        "residents",
+        "officials",
+        "report",
+        "plan",
+        "city",
+    ],
+]
 
 
 def _landing(path: Path, n: int, seed: int) -> Path:
@@ -26,8 +54,12 @@ def _landing(path: Path, n: int, seed: int) -> Path:
         with (path / f"feed-{seed}-{f}.jsonl").open("w") as fh:
             for i in range(250):
                 text = " ".join(" ".join(rng.choices(WORDS, k=14)).capitalize() + "." for _ in range(12))
-                fh.write(json.dumps({"title": f"Story {seed}-{f}-{i}", "text": text, "lang": "en",
-                                     "source": "Harbour Times"}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {"title": f"Story {seed}-{f}-{i}", "text": text, "lang": "en", "source": "Harbour Times"}
+                    )
+                    + "\n"
+                )
     return path
 
 
@@ -64,8 +96,12 @@ def test_queries_from_another_process_while_a_run_writes(tmp_path, run):
     stop = tmp_path / "stop"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(wh), str(stop)], stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
-    writer = subprocess.run([sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(day2),
-                             "--warehouse", str(wh)], capture_output=True, text=True, timeout=600)
+    writer = subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(day2), "--warehouse", str(wh)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     time.sleep(1.0)
     stop.touch()
     out, _ = reader.communicate(timeout=120)

@@ -235,8 +235,17 @@ def test_duckdb_shell_opens_the_catalog(samples, run, tmp_path):
     if not shell.exists():
         pytest.fail(f"duckdb-cli is a dependency; its shell is missing at {shell}")
     out = subprocess.run(
-        [str(shell), "-readonly", "-csv", str(tmp_path / "warehouse" / CATALOG_FILE), "-c",
-         "SELECT count(*) AS n FROM articles"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            str(shell),
+            "-readonly",
+            "-csv",
+            str(tmp_path / "warehouse" / CATALOG_FILE),
+            "-c",
+            "SELECT count(*) AS n FROM articles",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     assert out.split() == ["n", "15"]

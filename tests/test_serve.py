@@ -78,8 +78,12 @@ def served(tmp_path_factory):
     env.pop("PREFECT_API_URL", None)
     log = tmp / "serve.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsetl.cli", "serve"], env=env, cwd=tmp,
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "newsetl.cli", "serve"],
+        env=env,
+        cwd=tmp,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     s = Served(proc, f"http://127.0.0.1:{port}/api", tmp / "prefect-home", tmp / "warehouse", log)
     try:
@@ -110,8 +114,10 @@ def test_schedule_creates_upcoming_runs(served):
     assert dep["schedules"][0]["schedule"]["timezone"] == "UTC"
 
     def upcoming():
-        return served.post("/flow_runs/filter", {
-            "flow_runs": {"deployment_id": {"any_": [dep["id"]]}, "state": {"type": {"any_": ["SCHEDULED"]}}}})
+        return served.post(
+            "/flow_runs/filter",
+            {"flow_runs": {"deployment_id": {"any_": [dep["id"]]}, "state": {"type": {"any_": ["SCHEDULED"]}}}},
+        )
 
     runs = _wait(upcoming, 150, "scheduled runs from the scheduler", step=3)
     times = sorted(r["expected_start_time"] for r in runs)
@@ -122,8 +128,12 @@ def test_triggered_run_completes_with_artifacts_and_shows_in_the_ui(served, tmp_
     """A run created now is picked up, completes, publishes its artifacts, and the UI lists it."""
     dep = served.deployment()
     run = served.post(f"/deployments/{dep['id']}/create_flow_run", {})
-    done = _wait(lambda: (r := served.get(f"/flow_runs/{run['id']}"))["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
-                 and r, 300, "the triggered run to finish", step=2)
+    done = _wait(
+        lambda: (r := served.get(f"/flow_runs/{run['id']}"))["state_type"] in ("COMPLETED", "FAILED", "CRASHED") and r,
+        300,
+        "the triggered run to finish",
+        step=2,
+    )
     assert done["state_type"] == "COMPLETED", served.log.read_text()[-3000:]
     assert done["name"].startswith("ingest-") and done["name"].endswith("-landing")
     arts = served.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
@@ -151,10 +161,22 @@ def test_triggered_run_completes_with_artifacts_and_shows_in_the_ui(served, tmp_
 
 def _chromium(url: str, shot: Path, tmp: Path) -> str:
     """Load `url` in headless Chromium: save a screenshot and return the rendered DOM."""
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1400,900",
-             "--virtual-time-budget=15000", f"--user-data-dir={tmp / 'chromium-profile'}"]
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--window-size=1400,900",
+        "--virtual-time-budget=15000",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+    ]
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
     return dom

@@ -200,8 +200,11 @@ def cmd_rebuild_catalog(args: argparse.Namespace) -> int:
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
-        landing=getattr(args, "landing", None), warehouse=_warehouse(args), cron=getattr(args, "cron", None),
-        timezone=getattr(args, "timezone", None), prefect_port=args.port,
+        landing=getattr(args, "landing", None),
+        warehouse=_warehouse(args),
+        cron=getattr(args, "cron", None),
+        timezone=getattr(args, "timezone", None),
+        prefect_port=args.port,
     )
 
 
@@ -211,8 +214,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(f"landing folder {settings.landing} does not exist or is not a folder")
     from flows.serve import serve_daily
 
-    print(f"Serving daily-ingest/daily on cron '{settings.cron}' ({settings.timezone}): "
-          f"{settings.landing} -> {settings.warehouse}. Stop with Ctrl-C or SIGTERM.", flush=True)
+    print(
+        f"Serving daily-ingest/daily on cron '{settings.cron}' ({settings.timezone}): "
+        f"{settings.landing} -> {settings.warehouse}. Stop with Ctrl-C or SIGTERM.",
+        flush=True,
+    )
     try:
         serve_daily(settings)
     except RuntimeError as exc:

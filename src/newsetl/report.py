@@ -88,7 +88,7 @@ def validation_rows(root: Path, run_id: str) -> list[dict[str, Any]]:
     con = connect(root)
     try:
         cur = con.execute(
-            "SELECT expectation, coalesce(\"column\", '') AS \"column\", success, element_count, unexpected_count "
+            'SELECT expectation, coalesce("column", \'\') AS "column", success, element_count, unexpected_count '
             "FROM validations WHERE run_id = ? ORDER BY success, expectation",
             [run_id],
         )
