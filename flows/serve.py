@@ -8,6 +8,7 @@ level: PREFECT_API_URL must be in the environment before Prefect is first import
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import signal
 import subprocess
@@ -149,5 +150,6 @@ def trigger_run(settings: Settings, wait: bool = False) -> str:
     from prefect.deployments import run_deployment
 
     run = run_deployment(f"daily-ingest/{DEPLOYMENT}", timeout=None if wait else 0)
+    assert not inspect.isawaitable(run)  # called from sync code: the sync variant ran
     state = run.state.name if run.state else "Scheduled"
     return f"{run.name} ({run.id}): {state}"
