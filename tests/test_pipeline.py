@@ -142,8 +142,8 @@ def test_seeds_copies_and_history(tmp_path, run):
     assert read == landed == 4
 
 
-def test_changed_file_is_loaded_as_a_new_version(tmp_path, run):
-    """Same path, new content: the new version is read; unchanged records are exact duplicates."""
+def test_corrected_file_replaces_its_earlier_version(tmp_path, run):
+    """Same path, new content: the new version's articles replace the old ones; the old stay traceable."""
     landing = tmp_path / "landing"
     landing.mkdir()
     recs = [
@@ -152,12 +152,21 @@ def test_changed_file_is_loaded_as_a_new_version(tmp_path, run):
     ]
     f = landing / "feed.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in recs[:2]))
-    run(landing)
+    first = run(landing)
+    old_sha = q(tmp_path / "warehouse", "SELECT sha256 FROM files")[0][0]
+    recs[0]["text"] = recs[0]["text"].replace("fish", "fresh fish")  # the correction
     f.write_text("\n".join(json.dumps(r) for r in recs))
     s = run(landing)
-    assert (s.files_new, s.records_in, s.articles_loaded, s.exact_duplicates) == (1, 3, 1, 2)
+    assert (first.articles_loaded, s.files_new, s.records_in, s.articles_loaded, s.exact_duplicates) == (2, 1, 3, 3, 0)
     wh = tmp_path / "warehouse"
+    assert q(wh, "SELECT count(*), count(DISTINCT file_sha256) FROM articles") == [(3, 1)]
+    assert q(wh, "SELECT count(*) FROM articles WHERE text LIKE '%fresh fish%'")[0][0] == 1
+    assert q(wh, "SELECT count(*) FROM articles_all")[0][0] == 5
+    assert q(wh, "SELECT path, sha256 FROM supersessions") == [("feed.jsonl", old_sha)]
     assert q(wh, "SELECT count(*), count(DISTINCT sha256) FROM files WHERE path = 'feed.jsonl'") == [(2, 2)]
+    # A third run over the same folder adds nothing; the old version is not read again.
+    again = run(landing)
+    assert (again.files_new, again.records_in) == (0, 0)
 
 
 def test_input_errors(tmp_path, run):

@@ -9,7 +9,9 @@ A run is a sequence of steps that pass small values (paths, counts), never big t
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,7 +31,7 @@ from newsetl import warehouse as wh
 from newsetl.clean import clean_articles
 from newsetl.config import Settings
 from newsetl.dedup import find_duplicates, fingerprint_texts
-from newsetl.ingest import FileEntry, FileError, Issue, discover_files, read_file
+from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, discover_files, read_file
 from newsetl.language import detect_languages
 from newsetl.schema import (
     ARTICLES,
@@ -39,6 +41,7 @@ from newsetl.schema import (
     QUARANTINE,
     RAW,
     RUNS,
+    SUPERSESSIONS,
     VALIDATIONS,
     conform,
     from_rows,
@@ -85,6 +88,17 @@ class Plan:
     files_seen: int
     files_skipped: int
     file_rows: list[dict]  # rows for files that will not be read (unsupported, unreadable)
+    # path -> sha256s of its earlier loaded versions, for paths that arrived with new content
+    earlier_versions: dict[str, list[str]] = field(default_factory=dict)
+
+    def superseded_by(self, file_rows: list[dict]) -> list[dict]:
+        """Return supersession rows for the new versions that loaded (a broken correction replaces nothing)."""
+        return [
+            {"path": r["path"], "sha256": old, "superseded_by": r["sha256"]}
+            for r in file_rows
+            if r["status"] in ("loaded", "partial") and r["path"] in self.earlier_versions
+            for old in self.earlier_versions[r["path"]]
+        ]
 
 
 @dataclass
@@ -164,6 +178,7 @@ def begin_run(ctx: RunContext) -> list[str]:
     root = Path(ctx.root)
     wh.init_warehouse(root)
     wh.remove_staging(root)
+    wh.remove_temp_files(root)
     with wh_connect(root) as con:
         dead = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
         unfinished = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status <> 'completed'").fetchall()}
@@ -215,7 +230,15 @@ def plan_files(ctx: RunContext) -> Plan:
     """Return the run's Plan: new file versions grouped in chunks; known versions skipped."""
     root = Path(ctx.root)
     with wh_connect(root) as con:
-        known = set(con.execute("SELECT path, sha256 FROM files").fetchall())
+        # A file that changed while being read was not loaded: its next version is read normally.
+        known = set(con.execute("SELECT path, sha256 FROM files WHERE status <> 'changed'").fetchall())
+        loaded: dict[str, list[str]] = {}
+        for path, sha in con.execute(
+            "SELECT path, sha256 FROM files WHERE status IN ('loaded', 'partial') "
+            "AND NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = files.path AND s.sha256 = files.sha256)"
+        ).fetchall():
+            loaded.setdefault(path, []).append(sha)
+    earlier: dict[str, list[str]] = {}
     chunks: list[list[tuple[int, FileEntry]]] = []
     current: list[tuple[int, FileEntry]] = []
     size = seen = skipped = 0
@@ -233,6 +256,8 @@ def plan_files(ctx: RunContext) -> Plan:
             )
             rows.append(_file_row(ctx, entry, status, 0, error))
             continue
+        if entry.path in loaded:
+            earlier[entry.path] = loaded[entry.path]
         current.append((index, entry))
         size += entry.size
         if size >= CHUNK_BYTES or len(current) >= CHUNK_FILES:
@@ -242,7 +267,7 @@ def plan_files(ctx: RunContext) -> Plan:
         chunks.append(current)
     if seen == 0:
         raise InputError(f"landing folder {ctx.landing} has no files")
-    return Plan(chunks, seen, skipped, rows)
+    return Plan(chunks, seen, skipped, rows, earlier)
 
 
 def _file_row(ctx: RunContext, entry: FileEntry, status: str, count: int, error: str | None) -> dict:
@@ -277,15 +302,24 @@ def _issue_row(entry: FileEntry, issue: Issue) -> dict:
 
 
 def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry]]) -> ChunkResult:
-    """Read, clean and fingerprint one chunk of files into staged parts; return its counts."""
+    """Read, clean and fingerprint one chunk of files into staged parts; return its counts.
+
+    Records are flushed in batches of at most settings.batch_size records or batch_bytes of text,
+    so a huge file is streamed through in bounded memory.
+    """
     res = ChunkResult()
     raw: list[dict] = []
     issues: list[dict] = []
+    pending_bytes = 0
+    flushed_files: set[str] = set()  # files with records already written to a staged part
 
     def flush() -> None:
+        nonlocal pending_bytes
         if not raw and not issues:
             return
         stem = f"c{chunk_no:05d}-{len(res.parts):04d}"
+        flushed_files.update(r["source_file"] for r in raw)
+        flushed_files.update(r["source_file"] for r in issues)
         table = conform(pa.Table.from_pylist(raw, schema=RAW), RAW) if raw else RAW.empty_table()
         table = table.append_column("ingest_order", pa.array([r["_order"] for r in raw], pa.int64()))
         cleaned, rejected = clean_articles(table)
@@ -305,10 +339,13 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
         res.parts.append(str(path))
         raw.clear()
         issues.clear()
+        pending_bytes = 0
 
+    voided: set[str] = set()
     for index, entry in chunk:
         count = 0
         error = None
+        status = "loaded"
         try:
             for item in read_file(entry):
                 count += 1
@@ -317,17 +354,51 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
                 else:
                     item["_order"] = (index << 24) + item["record_no"]
                     raw.append(item)
-                if len(raw) + len(issues) >= ctx.settings.batch_size:
+                    pending_bytes += len(item.get("text") or "") + len(item.get("title") or "")
+                if len(raw) + len(issues) >= ctx.settings.batch_size or pending_bytes >= ctx.settings.batch_bytes:
                     flush()
+                    _fault("mid_parse")
+        except FileChanged as exc:
+            # Nothing read from a file that changed under us may stand: set its records aside.
+            error, status, count = str(exc), "changed", 0
+            raw[:] = [r for r in raw if r["source_file"] != entry.path]
+            issues[:] = [r for r in issues if r["source_file"] != entry.path]
+            if entry.path in flushed_files:
+                voided.add(entry.path)
         except FileError as exc:
-            error = str(exc)
+            error, status = str(exc), ("partial" if count else "failed")
         except OSError as exc:
-            error = f"read error: {exc.strerror or exc}"
+            error, status = f"read error: {exc.strerror or exc}", ("partial" if count else "failed")
         res.records_in += count
-        status = "loaded" if error is None else ("partial" if count else "failed")
         res.file_rows.append(_file_row(ctx, entry, status, count, error))
     flush()
+    if voided:
+        _drop_staged_records(ctx, res, voided)
     return res
+
+
+def _drop_staged_records(ctx: RunContext, res: ChunkResult, paths: set[str]) -> None:
+    """Remove the records of `paths` from this chunk's staged parts and counts."""
+    files = pa.array(sorted(paths))
+    clean_parts = [Path(p) for p in res.parts]
+    quarantine_parts = [ctx.stage / "quarantine" / f"p-{p.name}" for p in clean_parts]
+    for part in clean_parts + [q for q in quarantine_parts if q.exists()]:
+        table = pq.read_table(part)
+        drop = pc.is_in(table.column("source_file"), files)
+        removed = table.filter(drop)
+        if removed.num_rows == 0:
+            continue
+        if part.parent.name == "quarantine":
+            stages = Counter(removed.column("stage").to_pylist())
+            res.parse_quarantined -= stages.get("parse", 0)
+            res.clean_quarantined -= stages.get("clean", 0)
+        wh.write_parquet(table.filter(pc.invert(drop)), part)
+
+
+def _fault(point: str) -> None:
+    """Crash-test hook: SIGKILL this process at `point` when NEWSETL_FAULT_AT names it."""
+    if os.environ.get("NEWSETL_FAULT_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _stamp(table: pa.Table, ctx: RunContext, schema: pa.Schema) -> pa.Table:
@@ -346,8 +417,11 @@ def _stamp(table: pa.Table, ctx: RunContext, schema: pa.Schema) -> pa.Table:
 _FP_COLUMNS = ["record_id", "text_hash", "published_at", "ingest_order", "signature", "bands"]
 
 
-def dedup_run(ctx: RunContext, parts: list[str]) -> dict[str, int]:
-    """Decide kept / exact / near for every staged record, against history too; return the counts."""
+def dedup_run(ctx: RunContext, parts: list[str], superseded: list[dict] | None = None) -> dict[str, int]:
+    """Decide kept / exact / near for every staged record, against history too; return the counts.
+
+    `superseded`: earlier file versions this run replaces; their articles are not history any more.
+    """
     if not parts:
         return {"kept": 0, "exact": 0, "near": 0}
     tables = []
@@ -357,13 +431,25 @@ def dedup_run(ctx: RunContext, parts: list[str]) -> dict[str, int]:
     run = pa.concat_tables(tables)
     with wh_connect(Path(ctx.root)) as con:
         con.register("run_fp", run.select(["text_hash", "bands"]))
+        old = superseded or []
+        con.register(
+            "replaced",
+            pa.table(
+                {"path": [r["path"] for r in old], "sha256": [r["sha256"] for r in old]},
+                schema=pa.schema([("path", pa.string()), ("sha256", pa.string())]),
+            ),
+        )
+        con.execute(
+            "CREATE TEMP VIEW history AS SELECT * FROM dedup_index d WHERE NOT EXISTS "
+            "(SELECT 1 FROM replaced r WHERE r.path = d.source_file AND r.sha256 = d.file_sha256)"
+        )
         history = con.execute(
             """
             WITH rk AS (SELECT DISTINCT b, k FROM (SELECT unnest(range(len(bands))) AS b, unnest(bands) AS k FROM run_fp)),
-                 hk AS (SELECT article_id, unnest(range(len(bands))) AS b, unnest(bands) AS k FROM dedup_index),
+                 hk AS (SELECT article_id, unnest(range(len(bands))) AS b, unnest(bands) AS k FROM history),
                  hits AS (SELECT article_id FROM hk JOIN rk USING (b, k)
-                          UNION SELECT article_id FROM dedup_index WHERE text_hash IN (SELECT text_hash FROM run_fp))
-            SELECT article_id, text_hash, published_at, signature, bands FROM dedup_index
+                          UNION SELECT article_id FROM history WHERE text_hash IN (SELECT text_hash FROM run_fp))
+            SELECT article_id, text_hash, published_at, signature, bands FROM history
             WHERE article_id IN (SELECT article_id FROM hits)
             """
         ).to_arrow_table()
@@ -453,21 +539,30 @@ def _registry() -> Any:
 
 
 def publish_run(
-    ctx: RunContext, summary: RunSummary, file_rows: list[dict], validation: list[list[dict]]
+    ctx: RunContext,
+    summary: RunSummary,
+    file_rows: list[dict],
+    validation: list[list[dict]],
+    superseded: list[dict] | None = None,
 ) -> RunSummary:
     """Publish the staged parts, then commit the run with its `runs` row; return the summary."""
     root = Path(ctx.root)
     if file_rows:
         wh.write_parquet(from_rows(file_rows, FILES), ctx.stage / "files" / "files.parquet")
+    if superseded:
+        rows = [r | {"run_id": ctx.run_id, "ingest_date": ctx.ingest_date} for r in superseded]
+        wh.write_parquet(from_rows(rows, SUPERSESSIONS), ctx.stage / "supersessions" / "supersessions.parquet")
     if validation:
         wh.write_parquet(
             _stamp(summarize_results(validation, ctx.run_id), ctx, VALIDATIONS),
             ctx.stage / "validations" / "validations.parquet",
         )
     wh.write_parquet(_registry().to_table(), root / "sources" / "registry" / "sources.parquet")
-    wh.publish_staged(root, ctx.run_id, ctx.ingest_date)
+    wh.publish_staged(root, ctx.run_id, ctx.ingest_date, after_each=lambda: _fault("mid_publish"))
+    _fault("before_commit")
     summary.status = "completed"
     _write_run_row(root, _run_row(ctx, summary), ctx.ingest_date, "end")  # the commit point
+    _fault("after_commit")
     wh.remove_staging(root, ctx.run_id)
     warning = wh.ensure_catalog(root)
     if warning:
@@ -569,10 +664,12 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
     error is raised again.
     """
     runner.one("begin-run", begin_run, ctx, retries=2)
+    _fault("after_begin")
     summary = RunSummary(ctx.run_id, "running", ctx.landing, ctx.root)
     try:
         t = time.perf_counter()
         plan: Plan = runner.one("discover-files", plan_files, ctx, retries=2)
+        _fault("after_discover")
         summary.stage_seconds["discover"] = round(time.perf_counter() - t, 3)
         runner.log(
             f"discover: {plan.files_seen} files seen, {plan.files_skipped} already loaded, "
@@ -588,6 +685,9 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         )
         summary.stage_seconds["parse_clean"] = round(time.perf_counter() - t, 3)
         apply_plan(summary, plan, chunks)
+        _fault("after_parse")
+        file_rows = [r for c in chunks for r in c.file_rows] + plan.file_rows
+        superseded = plan.superseded_by(file_rows)
         runner.log(
             f"parse+clean: {summary.records_in} records in, {summary.parse_quarantined} unparseable, "
             f"{summary.clean_quarantined} rejected by cleaning"
@@ -595,7 +695,8 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
 
         t = time.perf_counter()
         parts = [p for c in chunks for p in c.parts]
-        counts = runner.one("dedup", dedup_run, ctx, parts)
+        counts = runner.one("dedup", dedup_run, ctx, parts, superseded)
+        _fault("after_dedup")
         summary.stage_seconds["dedup"] = round(time.perf_counter() - t, 3)
         summary.exact_duplicates, summary.near_duplicates = counts["exact"], counts["near"]
         runner.log(f"dedup: {counts['kept']} unique, {counts['exact']} exact and {counts['near']} near duplicates")
@@ -603,6 +704,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         t = time.perf_counter()
         labels = [Path(p).stem for p in parts]
         runner.many("language-source", tag_part, [(ctx, p) for p in parts], labels)
+        _fault("after_tag")
         summary.stage_seconds["language_source"] = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
@@ -617,10 +719,9 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         )
 
         t = time.perf_counter()
-        file_rows = [r for c in chunks for r in c.file_rows] + plan.file_rows
-        summary = runner.one(
-            "publish", publish_run, ctx, summary, file_rows, [e.validation for e in enriched if e.validation], retries=2
-        )
+        _fault("after_validate")
+        validation = [e.validation for e in enriched if e.validation]
+        summary = runner.one("publish", publish_run, ctx, summary, file_rows, validation, superseded, retries=2)
         summary.stage_seconds["publish"] = round(time.perf_counter() - t, 3)
         finish_summary(ctx, summary)
         runner.log(f"published run {ctx.run_id}: {summary.articles_loaded} articles loaded")

@@ -180,6 +180,19 @@ DEDUP_INDEX = pa.schema(
         pa.field("published_at", TS),
         pa.field("signature", pa.list_(pa.uint32())),
         pa.field("bands", pa.list_(pa.int64())),
+        pa.field("source_file", pa.string()),
+        pa.field("file_sha256", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# A corrected file (same path, new content) supersedes its earlier versions' articles.
+SUPERSESSIONS = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),  # the earlier version
+        pa.field("superseded_by", pa.string(), nullable=False),  # the new version's sha256
         pa.field("run_id", pa.string()),
         pa.field("ingest_date", pa.date32()),
     ]
@@ -218,6 +231,7 @@ TABLES: dict[str, pa.Schema] = {
     "files": FILES,
     "dedup_index": DEDUP_INDEX,
     "validations": VALIDATIONS,
+    "supersessions": SUPERSESSIONS,
     "runs": RUNS,
 }
 

@@ -15,7 +15,7 @@ import errno
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -27,11 +27,13 @@ import pyarrow.parquet as pq
 from newsetl.schema import TABLES
 
 CATALOG_FILE = "newsetl.duckdb"
-CATALOG_VERSION = "1"
+CATALOG_VERSION = "2"
 STAGING = "_staging"
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
-RUN_TABLES = ("articles", "duplicates", "quarantine", "files", "dedup_index", "validations")
+RUN_TABLES = ("articles", "duplicates", "quarantine", "files", "dedup_index", "validations", "supersessions")
+# Tables whose rows of a superseded file version are hidden (kept in `articles_all`).
+_VERSIONED = ("articles", "dedup_index")
 
 
 class WarehouseBusy(RuntimeError):
@@ -97,10 +99,11 @@ def run_lock(root: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def publish_staged(root: Path, run_id: str, ingest_date: date) -> int:
+def publish_staged(root: Path, run_id: str, ingest_date: date, after_each: Callable[[], None] | None = None) -> int:
     """Move every staged part of a run into its table's partition; return the number moved.
 
     Idempotent: parts already moved are not staged any more, so a retry moves the rest.
+    Moved parts stay invisible to queries until the run's `completed` row is written.
     """
     stage = staging_dir(root, run_id)
     moved = 0
@@ -113,6 +116,8 @@ def publish_staged(root: Path, run_id: str, ingest_date: date) -> int:
         for part in sorted(src.glob("*.parquet")):
             os.replace(part, dest / f"{run_id}-{part.name}")
             moved += 1
+            if after_each:
+                after_each()
     return moved
 
 
@@ -120,6 +125,15 @@ def remove_staging(root: Path, run_id: str | None = None) -> None:
     """Delete one run's staging folder, or all of them."""
     target = staging_dir(root, run_id) if run_id else root / STAGING
     shutil.rmtree(target, ignore_errors=True)
+
+
+def remove_temp_files(root: Path) -> int:
+    """Delete temporary files a killed writer left behind (names the views never match)."""
+    removed = 0
+    for tmp in root.glob("*/*/.*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def remove_parts_of(root: Path, run_ids: set[str]) -> int:
@@ -157,11 +171,18 @@ SELECT * EXCLUDE (rn) FROM (
   FROM {scan.format(_glob(root, "runs"))}
 ) WHERE rn = 1""",
     ]
-    for name in RUN_TABLES:
+    completed = "run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"
+    for name in ("supersessions", *[t for t in RUN_TABLES if t != "supersessions"]):
+        view = f"{name}_all" if name in _VERSIONED else name
+        stmts.append(
+            f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {scan.format(_glob(root, name))} WHERE {completed}"
+        )
+    for name in _VERSIONED:
+        # Current versions only: rows of a file version a later version of the same path superseded are hidden.
         stmts.append(
             f"""CREATE OR REPLACE VIEW {name} AS
-SELECT * FROM {scan.format(_glob(root, name))}
-WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"""
+SELECT * FROM {name}_all t
+WHERE NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"""
         )
     stmts.append(
         f"""CREATE OR REPLACE VIEW sources AS

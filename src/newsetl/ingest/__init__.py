@@ -12,10 +12,11 @@ from pathlib import PurePosixPath
 from newsetl.ingest.decode import DecodeError, decode_bytes
 from newsetl.ingest.discover import FileEntry, discover_files, format_of, sha256_file
 from newsetl.ingest.html import parse_html
-from newsetl.ingest.jsonfeed import FileError, Issue, parse_json, parse_jsonl
+from newsetl.ingest.jsonfeed import FileChanged, FileError, Issue, parse_json, parse_jsonl
 from newsetl.ingest.text import parse_text
 
 __all__ = [
+    "FileChanged",
     "FileEntry",
     "FileError",
     "Issue",
@@ -75,6 +76,20 @@ def read_file(entry: FileEntry) -> Iterator[dict | Issue]:
             continue
         no = int(item.pop("record_no", 0))
         yield base | item | {"record_no": no, "record_id": record_id(entry.path, entry.sha256, no)}
+    _check_unchanged(entry)
+
+
+def _check_unchanged(entry: FileEntry) -> None:
+    """Raise FileChanged when the file on disk is no longer the version fingerprinted at discovery."""
+    try:
+        now = sha256_file(entry.abspath)
+    except OSError as exc:
+        raise FileChanged(f"file disappeared while being read ({exc.strerror or exc})") from exc
+    if now != entry.sha256:
+        raise FileChanged(
+            "file changed while being read (its content hash differs from the one taken at discovery); "
+            "its records were set aside and the new version will be read by the next run"
+        )
 
 
 def _records(entry: FileEntry) -> Iterator[dict | Issue]:

@@ -47,6 +47,10 @@ class FileError(ValueError):
     """The whole file is unreadable as its format (one line for the files table)."""
 
 
+class FileChanged(FileError):
+    """The file changed between discovery and the end of reading: none of its records may be kept."""
+
+
 def _first(obj: dict, names: Iterable[str]) -> Any:
     for n in names:
         v = obj.get(n)
