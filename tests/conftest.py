@@ -49,3 +49,25 @@ def run(tmp_path: Path) -> Callable[..., RunSummary]:
 
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def q(wh: Path, sql: str, *params: object) -> list[tuple]:
+    """Run SQL on the warehouse views (in-memory DuckDB, no file lock) and return all rows."""
+    from newsetl.warehouse import connect
+
+    con = connect(wh)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def accounting(wh: Path) -> tuple[int, int]:
+    """Return (records read by completed runs, records in articles_all + duplicates + quarantine)."""
+    read = q(wh, "SELECT coalesce(sum(records_in), 0) FROM runs WHERE status = 'completed'")[0][0]
+    landed = q(
+        wh,
+        "SELECT (SELECT count(*) FROM articles_all) + (SELECT count(*) FROM duplicates)"
+        " + (SELECT count(*) FROM quarantine)",
+    )[0][0]
+    return read, landed

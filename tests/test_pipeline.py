@@ -10,28 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import SEED_A, SEED_B, need_shared
+from conftest import SEED_A, SEED_B, accounting, need_shared, q
 from newsetl.pipeline import InputError
-from newsetl.warehouse import CATALOG_FILE, WarehouseBusy, connect, run_lock
-
-
-def q(wh: Path, sql: str, *params):
-    con = connect(wh)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
-
-
-def accounting(wh: Path) -> tuple[int, int]:
-    """Return (records read per runs, records in articles + duplicates + quarantine)."""
-    read = q(wh, "SELECT coalesce(sum(records_in), 0) FROM runs WHERE status = 'completed'")[0][0]
-    landed = q(
-        wh,
-        "SELECT (SELECT count(*) FROM articles) + (SELECT count(*) FROM duplicates)"
-        " + (SELECT count(*) FROM quarantine)",
-    )[0][0]
-    return read, landed
+from newsetl.warehouse import CATALOG_FILE, WarehouseBusy, run_lock
 
 
 def test_samples_show_every_stage(samples, run, tmp_path):

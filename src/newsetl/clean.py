@@ -83,8 +83,10 @@ def strip_boilerplate(paras: list[str], rules: Rules = RULES) -> list[str]:
     """Return paragraphs without chrome lines and without everything after a related-links marker."""
     kept = [p for p in paras if not any(r.match(p) for r in rules.drop_line_patterns)]
     for i, p in enumerate(kept):
-        if i > 0 and any(r.match(p) for r in rules.cut_from_patterns):
-            return kept[:i]
+        if any(r.match(p) for r in rules.cut_from_patterns):
+            # A related-links marker after the body ends the article; one at the very top is only
+            # dropped itself (cutting there would throw the whole body away).
+            return kept[:i] if i > 0 else strip_boilerplate(kept[1:], rules)
     return kept
 
 

@@ -20,7 +20,7 @@ class Settings:
     # Records per batch handed between stages (bounds memory).
     batch_size: int = 2000
     # ...and at most this many bytes of text per batch (huge articles must not blow memory up).
-    batch_bytes: int = 64 << 20
+    batch_bytes: int = 32 << 20
     # Worker processes for the CPU-bound stages (parse, clean, language).
     workers: int = max(1, min(2, os.cpu_count() or 1))
     # Near-duplicate threshold on the estimated Jaccard similarity of 5-word shingles.

@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-from newsetl.ingest.decode import DecodeError, decode_bytes
+from newsetl.ingest.decode import DecodeError, bom_encoding, decode_bytes
 from newsetl.ingest.discover import FileEntry, discover_files, format_of, sha256_file
 from newsetl.ingest.html import parse_html
 from newsetl.ingest.jsonfeed import FileChanged, FileError, Issue, parse_json, parse_jsonl
@@ -120,20 +120,38 @@ def _records(entry: FileEntry) -> Iterator[dict | Issue]:
 def _jsonl_lines(entry: FileEntry) -> Iterator[str]:
     """Stream decoded lines; the encoding is sniffed from the first 64 KiB."""
     with _open(entry) as fh:
-        head = fh.read(_SNIFF)
+        head, error = _read_head(fh)
+        if error is not None and b"\n" in head:
+            # Damaged early (e.g. a truncated gzip): keep the complete lines read before the damage.
+            complete = head[: head.rfind(b"\n") + 1]
+            text, _enc = decode_bytes(complete)
+            yield from text.splitlines()
+            raise error
+        if error is not None:
+            raise error
         if not head.strip():
             raise FileError("empty file")
-        # Cut the sniff sample at a line end so a multi-byte character is not split.
-        cut = head.rfind(b"\n") + 1 or len(head)
-        _text, enc = decode_bytes(head[:cut])
-        # Let the stream codec consume a byte-order mark instead of passing it into line 1.
-        if head.startswith((b"\xef\xbb\xbf",)):
-            enc = "utf-8-sig"
-        elif enc.startswith(("utf-16", "utf-32")):
-            enc = enc[:6]
+        enc = bom_encoding(head)
+        if enc is None:
+            # Cut the sniff sample at a line end so a multi-byte character is not split.
+            _text, enc = decode_bytes(head[: head.rfind(b"\n") + 1 or len(head)])
         raw = io.BufferedReader(_Prefixed(head, fh))  # type: ignore[type-var]
         stream = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline=None)
         yield from stream
+
+
+def _read_head(fh: io.BufferedIOBase) -> tuple[bytes, BaseException | None]:
+    """Read up to _SNIFF bytes in small blocks; return them and the read error that stopped it, if any."""
+    head = bytearray()
+    try:
+        while len(head) < _SNIFF:
+            block = fh.read1(8192) if hasattr(fh, "read1") else fh.read(8192)
+            if not block:
+                break
+            head += block
+    except (EOFError, OSError, zlib.error) as exc:
+        return bytes(head), exc
+    return bytes(head), None
 
 
 class _Prefixed(io.RawIOBase):

@@ -18,6 +18,14 @@ _BOMS = [
 ]
 
 
+def bom_encoding(data: bytes) -> str | None:
+    """Return the stream codec named by a leading byte-order mark (it consumes the BOM), or None."""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            return "utf-8-sig" if enc == "utf-8" else enc[:6]
+    return None
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Return (text, encoding) for `data`.
 

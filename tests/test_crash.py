@@ -1,0 +1,153 @@
+"""Crash safety: SIGKILL the ingest process at many points, re-run, and find the warehouse exactly right."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import accounting, q
+
+pytestmark = pytest.mark.slow
+
+# Where newsetl.pipeline._fault can kill the process, in run order.
+KILL_POINTS = [
+    "after_begin",
+    "after_discover",
+    "mid_parse",
+    "after_parse",
+    "after_dedup",
+    "after_tag",
+    "after_validate",
+    "mid_publish",
+    "before_commit",
+    "after_commit",
+]
+VOCAB = [
+    "harbour",
+    "ferry",
+    "island",
+    "engines",
+    "repairs",
+    "timetable",
+    "passengers",
+    "tickets",
+    "winter",
+    "storms",
+    "council",
+    "budget",
+    "morning",
+    "evening",
+    "bridge",
+    "station",
+    "museum",
+    "library",
+    "market",
+    "festival",
+    "river",
+    "school",
+    "mayor",
+    "residents",
+    "plan",
+    "report",
+]
+SETTINGS = {"NEWSETL_WORKERS": "1", "NEWSETL_BATCH_SIZE": "40"}
+
+
+def _day2(root: Path, samples: Path) -> Path:
+    """Day two: new stories, copies of day one's, and a few broken lines, in several files."""
+    rng = random.Random(2)
+    root.mkdir()
+    earlier = [
+        json.loads(ln)
+        for ln in (samples / "feeds" / "wire-2026-11-20.jsonl").read_text().splitlines()
+        if ln.startswith("{") and ln.endswith("}")
+    ]
+    for f in range(4):
+        lines = []
+        for i in range(60):
+            text = " ".join(" ".join(rng.choices(VOCAB, k=12)).capitalize() + "." for _ in range(8))
+            lines.append(
+                json.dumps(
+                    {
+                        "title": f"Day two {f}-{i}",
+                        "text": text,
+                        "source": "Harbour Times",
+                        "lang": "en",
+                        "published_at": "2026-11-21T08:00:00Z",
+                    }
+                )
+            )
+        lines.append(json.dumps(earlier[f % len(earlier)], ensure_ascii=False))  # a copy of day one
+        lines.append("{broken")
+        (root / f"day2-{f}.jsonl").write_text("\n".join(lines))
+    return root
+
+
+def _state(wh: Path) -> dict[str, set]:
+    """Where every record is: {table: {(source_file, record_no)}} over the visible warehouse."""
+    return {
+        t: set(q(wh, f"SELECT source_file, record_no FROM {t}")) for t in ("articles_all", "duplicates", "quarantine")
+    } | {"files": set(q(wh, "SELECT path, sha256, status FROM files"))}
+
+
+def _run_cli(landing: Path, wh: Path, fault: str | None) -> subprocess.CompletedProcess:
+    env = os.environ | SETTINGS
+    env.pop("NEWSETL_FAULT_AT", None)
+    if fault:
+        env["NEWSETL_FAULT_AT"] = fault
+    return subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(landing), "--warehouse", str(wh)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_kill_at_every_point_then_rerun(samples, tmp_path, run, monkeypatch):
+    """After a SIGKILL anywhere, readers see the last complete state; a re-run lands exactly the reference."""
+    for k, v in SETTINGS.items():
+        monkeypatch.setenv(k, v)
+    day2 = _day2(tmp_path / "day2", samples)
+    base, ref = tmp_path / "base", tmp_path / "ref"
+    run(samples, base)
+    before = _state(base)
+    shutil.copytree(base, ref)
+    run(day2, ref)
+    expected = _state(ref)
+    assert len(expected["articles_all"]) > len(before["articles_all"])
+    assert len(expected["duplicates"]) > len(before["duplicates"])
+
+    checked = 0
+    for point in KILL_POINTS:
+        wh = tmp_path / f"wh-{point}"
+        shutil.copytree(base, wh)
+        killed = _run_cli(day2, wh, point)
+        assert killed.returncode == -9, (point, killed.returncode, killed.stderr[-2000:])
+        # Readers see the state before the run, or (killed after the commit) the state after it.
+        assert _state(wh) == (expected if point == "after_commit" else before), point
+        statuses = dict(q(wh, "SELECT run_id, status FROM runs"))
+        assert sorted(statuses.values()) == (["completed"] * 2 if point == "after_commit" else ["completed", "running"])
+
+        again = run(day2, wh)
+        assert again.status == "completed"
+        got = _state(wh)
+        assert got == expected, point
+        read, landed = accounting(wh)
+        assert read == landed == sum(len(v) for k, v in got.items() if k != "files"), point
+        assert q(
+            wh, "SELECT count(*) = count(DISTINCT article_id), count(*) = count(DISTINCT text_hash) FROM articles"
+        ) == [(True, True)], point
+        final = sorted(dict(q(wh, "SELECT run_id, status FROM runs")).values())
+        assert final == (["completed"] * 3 if point == "after_commit" else ["completed", "completed", "incomplete"])
+        leftovers = [p for p in wh.rglob("*") if p.name.endswith(".tmp") or "_staging" in p.parts[len(wh.parts) :][:1]]
+        assert not [p for p in leftovers if p.is_file()], leftovers
+        checked += landed
+    print(f"kill points: {len(KILL_POINTS)}; records checked after re-runs: {checked}")
