@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -71,3 +72,15 @@ def accounting(wh: Path) -> tuple[int, int]:
         " + (SELECT count(*) FROM quarantine)",
     )[0][0]
     return read, landed
+
+
+VOCAB = (
+    "harbour ferry island engines repairs timetable passengers tickets winter storms council budget morning "
+    "evening bridge station museum library market festival river school mayor residents plan report city "
+    "officials opening closing tram line summer weekend service operator company workers union minister"
+).split()
+
+
+def random_text(rng: random.Random, sentences: int = 8, words: int = 12) -> str:
+    """Made-up English text from VOCAB; two such texts share no 5-word window in practice (not duplicates)."""
+    return " ".join(" ".join(rng.choices(VOCAB, k=words)).capitalize() + "." for _ in range(sentences))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import accounting, q
+from conftest import accounting, q, random_text
 
 GOOD = (
     "The harbour ferry between the old town and the island resumes service on Saturday after six weeks of "
@@ -19,38 +19,10 @@ GOOD = (
 )
 
 
-VOCAB = [
-    "harbour",
-    "ferry",
-    "island",
-    "engines",
-    "repairs",
-    "timetable",
-    "passengers",
-    "tickets",
-    "winter",
-    "storms",
-    "council",
-    "budget",
-    "morning",
-    "evening",
-    "bridge",
-    "station",
-    "museum",
-    "library",
-    "market",
-    "festival",
-    "river",
-    "school",
-    "mayor",
-    "residents",
-]
-
-
 def good(i: int, **kw) -> dict:
     """A valid record whose text shares no 5-word window with the others (so none is a duplicate)."""
     rng = random.Random(i)
-    text = " ".join(" ".join(rng.choices(VOCAB, k=12)).capitalize() + "." for _ in range(6))
+    text = random_text(rng, sentences=6)
     return {"title": f"Ferry story {i}", "text": text, "source": "Harbour Times"} | kw
 
 

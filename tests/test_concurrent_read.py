@@ -13,38 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from conftest import random_text
 
-WORDS = [
-    *[
-        "harbour",
-        "ferry",
-        "council",
-        "tram",
-        "library",
-        "festival",
-        "river",
-        "market",
-        "bridge",
-        "station",
-        "museum",
-        "school",
-    ],
-    *[
-        "winter",
-        "summer",
-        "budget",
-        "repairs",
-        "opening",
-        "timetable",
-        "passengers",
-        "residents",
-        "officials",
-        "report",
-        "plan",
-        "city",
-    ],
-]
+pytestmark = pytest.mark.slow
 
 
 def _landing(path: Path, n: int, seed: int) -> Path:
@@ -53,7 +24,7 @@ def _landing(path: Path, n: int, seed: int) -> Path:
     for f in range(n // 250):
         with (path / f"feed-{seed}-{f}.jsonl").open("w") as fh:
             for i in range(250):
-                text = " ".join(" ".join(rng.choices(WORDS, k=14)).capitalize() + "." for _ in range(12))
+                text = random_text(rng, sentences=12, words=14)
                 fh.write(
                     json.dumps(
                         {"title": f"Story {seed}-{f}-{i}", "text": text, "lang": "en", "source": "Harbour Times"}

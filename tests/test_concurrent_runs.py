@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import accounting, q
+from conftest import accounting, q, random_text
 
 pytestmark = pytest.mark.slow
 
@@ -18,26 +18,12 @@ pytestmark = pytest.mark.slow
 def test_second_run_exits_at_once_while_the_first_completes(tmp_path):
     """While one run holds the warehouse, another exits with status 3 and a one-line message."""
     rng = random.Random(3)
-    words = [
-        "harbour",
-        "ferry",
-        "island",
-        "repairs",
-        "winter",
-        "council",
-        "bridge",
-        "museum",
-        "market",
-        "festival",
-        "river",
-        "school",
-    ]
     landing = tmp_path / "landing"
     landing.mkdir()
     for f in range(6):
         with (landing / f"feed-{f}.jsonl").open("w") as fh:
             for i in range(250):
-                text = " ".join(" ".join(rng.choices(words, k=12)).capitalize() + "." for _ in range(10))
+                text = random_text(rng, sentences=10)
                 fh.write(json.dumps({"title": f"S {f}-{i}", "text": text, "lang": "en", "source": "Harbour Times"}))
                 fh.write("\n")
     wh = tmp_path / "warehouse"

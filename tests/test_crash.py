@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import accounting, q
+from conftest import accounting, q, random_text
 
 pytestmark = pytest.mark.slow
 
@@ -29,34 +29,6 @@ KILL_POINTS = [
     "before_commit",
     "after_commit",
 ]
-VOCAB = [
-    "harbour",
-    "ferry",
-    "island",
-    "engines",
-    "repairs",
-    "timetable",
-    "passengers",
-    "tickets",
-    "winter",
-    "storms",
-    "council",
-    "budget",
-    "morning",
-    "evening",
-    "bridge",
-    "station",
-    "museum",
-    "library",
-    "market",
-    "festival",
-    "river",
-    "school",
-    "mayor",
-    "residents",
-    "plan",
-    "report",
-]
 SETTINGS = {"NEWSETL_WORKERS": "1", "NEWSETL_BATCH_SIZE": "40"}
 
 
@@ -72,7 +44,7 @@ def _day2(root: Path, samples: Path) -> Path:
     for f in range(4):
         lines = []
         for i in range(60):
-            text = " ".join(" ".join(rng.choices(VOCAB, k=12)).capitalize() + "." for _ in range(8))
+            text = random_text(rng)
             lines.append(
                 json.dumps(
                     {

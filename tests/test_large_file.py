@@ -11,53 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import accounting, q
+from conftest import VOCAB, accounting, q
 
 pytestmark = pytest.mark.slow
 
 TARGET_BYTES = 200 * 2**20
-VOCAB = [
-    "harbour",
-    "ferry",
-    "island",
-    "engines",
-    "repairs",
-    "timetable",
-    "passengers",
-    "tickets",
-    "winter",
-    "storms",
-    "council",
-    "budget",
-    "morning",
-    "evening",
-    "bridge",
-    "station",
-    "museum",
-    "library",
-    "market",
-    "festival",
-    "river",
-    "school",
-    "mayor",
-    "residents",
-    "plan",
-    "report",
-    "city",
-    "officials",
-    "opening",
-    "closing",
-    "tram",
-    "line",
-    "summer",
-    "weekend",
-    "service",
-    "operator",
-    "company",
-    "workers",
-    "union",
-    "minister",
-]
 
 
 def _write_big_jsonl(path: Path) -> int:

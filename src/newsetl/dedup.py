@@ -32,6 +32,7 @@ _PRIME = np.uint64(4294967311)  # smallest prime above 2**32: a*x+b < 2**64 for 
 _rng = np.random.RandomState(20240215)  # fixed: signatures are persisted and compared across runs
 _A = _rng.randint(1, 2**32 - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.randint(0, 2**32 - 1, size=NUM_PERM, dtype=np.uint64)
+_SHINGLE_MIX = np.uint64(0x100000001B3)
 _BAND_MIX = np.array([0x9E3779B97F4A7C15 ^ (i * 0x100000001B3) for i in range(BANDS)], dtype=np.uint64)
 
 DECISIONS = pa.schema(
@@ -45,13 +46,22 @@ DECISIONS = pa.schema(
 
 
 def shingle_hashes(text: str) -> np.ndarray:
-    """Return the distinct 32-bit hashes of the text's 5-token shingles."""
+    """Return the distinct 32-bit hashes of the text's 5-token shingles.
+
+    Each token is hashed once (CRC-32) and the five hashes of a window are combined with a
+    polynomial in numpy, instead of building and hashing every shingle string.
+    """
     toks = tokens(text)
-    if len(toks) < SHINGLE:
-        grams = [" ".join(toks)] if toks else []
-    else:
-        grams = [" ".join(toks[i : i + SHINGLE]) for i in range(len(toks) - SHINGLE + 1)]
-    return np.unique(np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64, count=len(grams)))
+    if not toks:
+        return np.zeros(0, dtype=np.uint64)
+    h = np.fromiter((zlib.crc32(t.encode()) for t in toks), dtype=np.uint64, count=len(toks))
+    width = min(SHINGLE, len(h))
+    n = len(h) - width + 1
+    acc = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(width):  # wrap-around multiplication is the intended mixing
+            acc = acc * _SHINGLE_MIX + h[j : j + n]
+    return np.unique((acc ^ (acc >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
 
 
 def minhash(text: str) -> np.ndarray:
