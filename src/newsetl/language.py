@@ -119,7 +119,6 @@ def _detector_class() -> Any:
     """
     import numpy as np
     from langdetect.detector import Detector
-
     from langdetect.utils.ngram import NGram
 
     normalize = lru_cache(maxsize=None)(NGram.normalize)  # a pure function of one character
