@@ -8,7 +8,6 @@ from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from newsetl.schema import with_columns
 
@@ -233,11 +232,3 @@ def detect_languages(articles: pa.Table, *, max_chars: int = 1000, min_letters: 
             "language_method": pa.array(methods, pa.string()),
         },
     )
-
-
-def language_counts(articles: pa.Table) -> dict[str, int]:
-    """Return {language: article count}, most frequent first."""
-    if articles.num_rows == 0:
-        return {}
-    vc = pc.value_counts(articles.column("language")).to_pylist()
-    return dict(sorted(((d["values"], d["counts"]) for d in vc), key=lambda kv: -kv[1]))

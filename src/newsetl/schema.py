@@ -236,11 +236,6 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 
-def empty(schema: pa.Schema) -> pa.Table:
-    """Return a zero-row table of `schema`."""
-    return schema.empty_table()
-
-
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Return `table` with exactly the columns of `schema`, in order, cast to its types."""
     cols = []
@@ -255,7 +250,7 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
     """Return a table of `schema` built from a list of dicts (missing keys become null)."""
     if not rows:
-        return empty(schema)
+        return schema.empty_table()
     return pa.Table.from_pylist(rows, schema=schema)
 
 

@@ -51,10 +51,6 @@ def write_parquet(table: pa.Table, path: Path) -> Path:
     return path
 
 
-def table_dir(root: Path, name: str) -> Path:
-    return root / name
-
-
 def partition_dir(root: Path, name: str, ingest_date: date) -> Path:
     return root / name / f"ingest_date={ingest_date.isoformat()}"
 
