@@ -352,7 +352,7 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
                 if isinstance(item, Issue):
                     issues.append(_issue_row(entry, item))
                 else:
-                    item["_order"] = (index << 24) + item["record_no"]
+                    item["_order"] = (index << 32) + item["record_no"]
                     raw.append(item)
                     pending_bytes += len(item.get("text") or "") + len(item.get("title") or "")
                 if len(raw) + len(issues) >= ctx.settings.batch_size or pending_bytes >= ctx.settings.batch_bytes:
