@@ -126,8 +126,14 @@ def test_schedule_creates_upcoming_runs(served):
 
 def test_triggered_run_completes_with_artifacts_and_shows_in_the_ui(served, tmp_path):
     """A run created now is picked up, completes, publishes its artifacts, and the UI lists it."""
-    dep = served.deployment()
-    run = served.post(f"/deployments/{dep['id']}/create_flow_run", {})
+    port = served.api.rsplit(":", 1)[1].split("/")[0]
+    env = os.environ | {"PREFECT_HOME": str(served.home), "NEWSETL_PREFECT_PORT": port}
+    env.pop("PREFECT_API_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "trigger"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    run = {"id": out.stdout.split("(")[1].split(")")[0]}  # "<name> (<id>): Scheduled"
     done = _wait(
         lambda: (r := served.get(f"/flow_runs/{run['id']}"))["state_type"] in ("COMPLETED", "FAILED", "CRASHED") and r,
         300,
@@ -180,6 +186,24 @@ def _chromium(url: str, shot: Path, tmp: Path) -> str:
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
     return dom
+
+
+def test_manual_run_reports_to_the_running_server(served, tmp_path):
+    """`newsetl run` while the server is up shows in the UI's runs like a scheduled one."""
+    port = served.api.rsplit(":", 1)[1].split("/")[0]
+    env = os.environ | {"PREFECT_HOME": str(served.home), "NEWSETL_PREFECT_PORT": port}
+    env.pop("PREFECT_API_URL", None)
+    before = len(served.post("/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}))
+    out = subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "run", "--quiet", str(SAMPLES), "--warehouse", str(tmp_path / "wh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    after = served.post("/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}})
+    assert len(after) == before + 1
 
 
 def test_stopping_pauses_the_schedule_and_the_server(served):
