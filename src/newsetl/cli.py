@@ -334,6 +334,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, WarehouseBusy):
             print(f"newsetl: error: {exc}", file=sys.stderr)
             return 3
+        from concurrent.futures.process import BrokenProcessPool
+
+        if isinstance(exc, BrokenProcessPool):
+            print(
+                "newsetl: error: a worker process died (killed, or out of memory); the run is recorded as "
+                "failed and nothing was published - run again",
+                file=sys.stderr,
+            )
+            return 1
         print(f"newsetl: error: {type(exc).__name__}: {exc} (set NEWSETL_DEBUG=1 for the traceback)", file=sys.stderr)
         if os.environ.get("NEWSETL_DEBUG"):
             raise
