@@ -53,9 +53,11 @@ class PrefectRunner:
 
 
 def _run_name() -> str:
+    """ingest-<day>-<landing folder>: the day the run was scheduled for (today for a manual run)."""
     params = flow_run.parameters or {}
     landing = Path(params.get("landing") or Settings().landing).name or "landing"
-    return f"ingest-{datetime.now(UTC):%Y-%m-%d}-{landing}"
+    day = flow_run.scheduled_start_time or datetime.now(UTC)
+    return f"ingest-{day:%Y-%m-%d}-{landing}"
 
 
 class BrokenInput(RuntimeError):
