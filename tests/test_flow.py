@@ -55,3 +55,24 @@ def test_flow_run_is_rerun_safe(prefect_harness, samples, tmp_path):
     daily_ingest(landing=str(samples), warehouse=wh)
     again = daily_ingest(landing=str(samples), warehouse=wh)
     assert (again["files_skipped"], again["records_in"], again["articles_loaded"]) == (11, 0, 0)
+
+
+def test_broken_input_ends_the_run_failed_with_the_reason(prefect_harness, tmp_path, monkeypatch):
+    """More than NEWSETL_MAX_QUARANTINE_SHARE of records quarantined: the flow run is Failed and says why."""
+    import json
+
+    from flows.daily_ingest import BrokenInput, daily_ingest
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    good = {"title": "A proper title", "text": "The ferry resumes its winter timetable on Monday, the operator said."}
+    lines = [json.dumps(good)] + ["{broken"] * 3
+    (landing / "feed.jsonl").write_text("\n".join(lines))
+    monkeypatch.setenv("NEWSETL_MAX_QUARANTINE_SHARE", "0.5")
+    state = daily_ingest(landing=str(landing), warehouse=str(tmp_path / "wh"), return_state=True)
+    assert state.is_failed()
+    assert "75% of 4 records were quarantined" in state.message and "malformed_json 3" in state.message
+    with pytest.raises(BrokenInput) as err:
+        state.result()
+    summary = err.value.args[1]
+    assert (summary["status"], summary["articles_loaded"], summary["parse_quarantined"]) == ("completed", 1, 3)
