@@ -96,3 +96,17 @@ def test_no_module_in_src_imports_prefect():
                 pytest.fail(f"{path.name} imports prefect: {stripped}")
     cli = (ROOT / "src" / "newsetl" / "cli.py").read_text()
     assert "from flows.daily_ingest import" in cli and "daily_ingest" in cli
+
+
+def test_readme_sql_examples_run(warehouse):
+    """Every statement in the README's SQL examples runs on a warehouse of the samples."""
+    import re
+
+    from conftest import q
+
+    blocks = re.findall(r"```sql\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    code = [re.sub(r"^\s*--.*$", "", b, flags=re.M) for b in blocks]  # drop comment lines
+    statements = [s.strip() for b in code for s in b.split(";") if s.strip()]
+    assert len(statements) >= 6
+    for sql in statements:
+        q(warehouse, sql)  # raises on any error
