@@ -155,36 +155,44 @@ def test_triggered_run_completes_with_artifacts_and_shows_in_the_ui(served, tmp_
         pytest.fail("chromium is not installed (.ci/run installs the Debian package `chromium`)")
     ui = served.api[: -len("/api")]
     shot = tmp_path / "prefect-ui-run.png"
-    dom = _chromium(ui + f"/runs/flow-run/{run['id']}", shot, tmp_path)
+    dom = _chromium(ui + f"/runs/flow-run/{run['id']}", shot, tmp_path, expect=done["name"])
     assert done["name"] in dom and "daily-ingest" in dom
     assert shot.stat().st_size > 10_000
-    listing = _chromium(ui + "/runs", tmp_path / "prefect-ui-runs.png", tmp_path)
+    listing = _chromium(ui + "/runs", tmp_path / "prefect-ui-runs.png", tmp_path, expect=done["name"])
     assert done["name"] in listing
     out = os.environ.get("NEWSETL_SCREENSHOT_DIR")
     if out:  # how docs/prefect-ui-run.png is refreshed: NEWSETL_SCREENSHOT_DIR=docs make test
         shutil.copy(shot, Path(out) / shot.name)
 
 
-def _chromium(url: str, shot: Path, tmp: Path) -> str:
-    """Load `url` in headless Chromium: save a screenshot and return the rendered DOM."""
-    flags = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-quic",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-        "--window-size=1400,900",
-        "--virtual-time-budget=15000",
-        f"--user-data-dir={tmp / 'chromium-profile'}",
-    ]
-    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
+def _chromium(url: str, shot: Path, tmp: Path, expect: str) -> str:
+    """Load `url` in headless Chromium until the rendered DOM contains `expect`; screenshot it; return the DOM.
+
+    The UI is a single-page app that fetches from the API after load: on a busy machine the first
+    render can come before the data, so the virtual-time budget grows over up to three attempts.
+    """
+    dom = ""
+    for budget in (15_000, 40_000, 90_000):
+        flags = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+            f"--virtual-time-budget={budget}",
+            f"--user-data-dir={tmp / 'chromium-profile'}",
+        ]
+        dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+        if expect in dom:
+            subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, timeout=180, check=True)
+            break
     return dom
 
 

@@ -166,7 +166,7 @@ def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
     if not landing.is_dir():
         raise InputError(f"landing path {landing} is not a folder")
     now = now or datetime.now(UTC)
-    run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    run_id = f"{now:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"  # sorts in start order
     return RunContext(run_id, now, str(landing.resolve()), str(Path(settings.warehouse).resolve()), settings)
 
 
