@@ -69,8 +69,8 @@ def _state(wh: Path) -> dict[str, set]:
     } | {"files": set(q(wh, "SELECT path, sha256, status FROM files"))}
 
 
-def _run_cli(landing: Path, wh: Path, fault: str | None) -> subprocess.CompletedProcess:
-    env = os.environ | SETTINGS
+def _run_cli(landing: Path, wh: Path, fault: str | None, **settings: str) -> subprocess.CompletedProcess:
+    env = os.environ | SETTINGS | settings
     env.pop("NEWSETL_FAULT_AT", None)
     if fault:
         env["NEWSETL_FAULT_AT"] = fault
@@ -128,26 +128,13 @@ def test_kill_at_every_point_then_rerun(samples, tmp_path, run, monkeypatch):
 def test_killed_worker_fails_the_run_cleanly(samples, tmp_path):
     """A worker process SIGKILLed mid-parse fails the run (recorded `failed`); nothing becomes visible."""
     wh = tmp_path / "wh"
-    env = os.environ | {"NEWSETL_WORKERS": "2", "NEWSETL_FAULT_AT": "mid_parse", "NEWSETL_BATCH_SIZE": "5"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(samples), "--warehouse", str(wh)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    two_workers = {"NEWSETL_WORKERS": "2", "NEWSETL_BATCH_SIZE": "5"}
+    proc = _run_cli(samples, wh, "mid_parse", **two_workers)
     assert proc.returncode == 1, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("newsetl: error: a worker process died") and "nothing was published" in last
     assert q(wh, "SELECT status FROM runs") == [("failed",)]
     assert q(wh, "SELECT count(*) FROM articles_all")[0][0] == 0
-    env.pop("NEWSETL_FAULT_AT")
-    again = subprocess.run(
-        [sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(samples), "--warehouse", str(wh)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = _run_cli(samples, wh, None, **two_workers)
     assert again.returncode == 0, again.stderr[-2000:]
     assert q(wh, "SELECT count(*) FROM articles")[0][0] == 15
