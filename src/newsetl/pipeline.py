@@ -19,6 +19,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,7 +48,7 @@ from newsetl.schema import (
     from_rows,
     with_columns,
 )
-from newsetl.sources import load_registry, resolve_outlets
+from newsetl.sources import Registry, load_registry, resolve_outlets
 from newsetl.validate import summarize_results, validate_articles
 
 # Inputs per chunk of files handed to one worker: bounded so chunks spread over the workers.
@@ -111,9 +112,10 @@ class ChunkResult:
 
 
 @dataclass
-class EnrichResult:
+class PartResult:
+    """What validate_part loaded from one part: counts, languages, outlets, GX results."""
+
     loaded: int = 0
-    duplicates: int = 0
     validation_quarantined: int = 0
     languages: dict[str, int] = field(default_factory=dict)
     outlets: dict[str, int] = field(default_factory=dict)
@@ -467,13 +469,12 @@ def _as_article_ids(table: pa.Table) -> pa.Table:
     return table.rename_columns(["article_id" if c == "record_id" else c for c in table.column_names])
 
 
-def tag_part(ctx: RunContext, part: str) -> EnrichResult:
+def tag_part(ctx: RunContext, part: str) -> None:
     """Split one staged part by the dedup decisions; tag the kept records with language and outlet.
 
     Writes the duplicates part and a `tagged` part (kept records, article columns plus their
     fingerprints) for validate_part. Runs in a worker process: langdetect is the slow stage.
     """
-    res = EnrichResult()
     stem = Path(part).stem
     table = pq.read_table(part)
     decisions = pq.read_table(Path(part).with_suffix(".decisions.parquet"))
@@ -486,7 +487,6 @@ def tag_part(ctx: RunContext, part: str) -> EnrichResult:
     if dups.num_rows:
         dups = with_columns(dups, {"method": dups.column("status")})
         wh.write_parquet(_stamp(dups, ctx, DUPLICATES), ctx.stage / "duplicates" / f"{stem}.parquet")
-        res.duplicates = dups.num_rows
     kept = table.filter(is_kept)
     if kept.num_rows:
         s = ctx.settings
@@ -496,15 +496,14 @@ def tag_part(ctx: RunContext, part: str) -> EnrichResult:
             [*_stamp(kept, ctx, ARTICLES).columns, kept.column("signature"), kept.column("bands")], schema=TAGGED
         )
         wh.write_parquet(tagged, ctx.stage / "tagged" / f"{stem}.parquet")
-    return res
 
 
-def validate_part(ctx: RunContext, part: str) -> EnrichResult:
+def validate_part(ctx: RunContext, part: str) -> PartResult:
     """Validate one tagged part with the GX suite; write its articles, quarantine and dedup-index parts.
 
     Runs in the flow's process, so Great Expectations is imported once, not in every worker.
     """
-    res = EnrichResult()
+    res = PartResult()
     stem = Path(part).stem
     path = ctx.stage / "tagged" / f"{stem}.parquet"
     if not path.exists():
@@ -528,14 +527,10 @@ def validate_part(ctx: RunContext, part: str) -> EnrichResult:
     return res
 
 
-_REGISTRY = None
-
-
-def _registry() -> Any:
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = load_registry()
-    return _REGISTRY
+@lru_cache(maxsize=1)
+def _registry() -> Registry:
+    """The outlet registry, loaded once per process."""
+    return load_registry()
 
 
 def publish_run(
@@ -708,7 +703,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         summary.stage_seconds["language_source"] = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
-        enriched: list[EnrichResult] = [
+        enriched: list[PartResult] = [
             runner.one(f"validate {label}", validate_part, ctx, p) for p, label in zip(parts, labels, strict=True)
         ]
         summary.stage_seconds["validate"] = round(time.perf_counter() - t, 3)
@@ -742,7 +737,7 @@ def apply_plan(summary: RunSummary, plan: Plan, chunks: list[ChunkResult]) -> No
     summary.clean_quarantined = sum(c.clean_quarantined for c in chunks)
 
 
-def apply_enrich(summary: RunSummary, enriched: list[EnrichResult]) -> None:
+def apply_enrich(summary: RunSummary, enriched: list[PartResult]) -> None:
     """Fold the per-part enrich results into the summary."""
     langs: Counter = Counter()
     outlets: Counter = Counter()
