@@ -11,8 +11,9 @@ from pathlib import PurePosixPath
 
 from newsetl.ingest.decode import DecodeError, bom_encoding, decode_bytes
 from newsetl.ingest.discover import FileEntry, discover_files, format_of, sha256_file
+from newsetl.ingest.errors import FileChanged, FileError, Issue
 from newsetl.ingest.html import parse_html
-from newsetl.ingest.jsonfeed import FileChanged, FileError, Issue, parse_json, parse_jsonl
+from newsetl.ingest.jsonfeed import parse_json, parse_jsonl
 from newsetl.ingest.text import parse_text
 
 __all__ = [

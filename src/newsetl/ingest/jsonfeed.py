@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from newsetl.ingest.errors import FileError, Issue
+
 # Our field <- feed field names, first present wins.
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "title": ("title", "headline", "name"),
@@ -32,23 +34,6 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
 
 # Keys under which a wrapper object holds its list of articles.
 _LIST_KEYS = ("articles", "items", "data", "entries", "results", "documents")
-
-
-class Issue:
-    """A record that could not be read: its number, a reason code and a human detail."""
-
-    __slots__ = ("record_no", "reason", "detail", "raw")
-
-    def __init__(self, record_no: int, reason: str, detail: str, raw: str) -> None:
-        self.record_no, self.reason, self.detail, self.raw = record_no, reason, detail, raw
-
-
-class FileError(ValueError):
-    """The whole file is unreadable as its format (one line for the files table)."""
-
-
-class FileChanged(FileError):
-    """The file changed between discovery and the end of reading: none of its records may be kept."""
 
 
 def _first(obj: dict, names: Iterable[str]) -> Any:
