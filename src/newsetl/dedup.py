@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from newsetl.clean import tokens
+from newsetl.schema import DECISIONS
 
 SHINGLE = 5
 BANDS = 20
@@ -34,15 +35,6 @@ _A = _rng.randint(1, 2**32 - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.randint(0, 2**32 - 1, size=NUM_PERM, dtype=np.uint64)
 _SHINGLE_MIX = np.uint64(0x100000001B3)
 _BAND_MIX = np.array([0x9E3779B97F4A7C15 ^ (i * 0x100000001B3) for i in range(BANDS)], dtype=np.uint64)
-
-DECISIONS = pa.schema(
-    [
-        pa.field("record_id", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),  # kept | exact | near
-        pa.field("duplicate_of", pa.string()),
-        pa.field("similarity", pa.float64()),
-    ]
-)
 
 
 def shingle_hashes(text: str) -> np.ndarray:

@@ -223,6 +223,27 @@ SOURCES = pa.schema(
     ]
 )
 
+# ---- Intermediate tables: staged between the steps of one run, never published.
+
+# MinHash fingerprints of a text (dedup.fingerprint_texts), kept from parse to the dedup index.
+_FINGERPRINTS = [pa.field("signature", pa.list_(pa.uint32())), pa.field("bands", pa.list_(pa.int64()))]
+
+# A parsed-and-cleaned part (parse step -> dedup and tag steps).
+STAGED = pa.schema(list(CLEAN) + _FINGERPRINTS)
+
+# The dedup step's verdict on each record of a staged part, in the part's row order.
+DECISIONS = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),  # kept | exact | near
+        pa.field("duplicate_of", pa.string()),
+        pa.field("similarity", pa.float64()),
+    ]
+)
+
+# Kept records with language and outlet (tag step -> validate step): article columns plus fingerprints.
+TAGGED = pa.schema(list(ARTICLES) + _FINGERPRINTS)
+
 # Published tables: name -> schema. Order is the publish order.
 TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
