@@ -13,9 +13,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from newsetl import pipeline, report
+from newsetl import report
 from newsetl import warehouse as wh
 from newsetl.config import Settings
+from newsetl.ledger import new_run
+from newsetl.pipeline import run_steps
+from newsetl.runners import worker_pool
+from newsetl.summary import RunSummary, broken_input
 
 
 @task(cache_policy=NO_CACHE, retry_delay_seconds=2)
@@ -31,7 +35,7 @@ def _pooled_step(pool: Executor, fn: Callable, args: tuple) -> Any:
 
 
 class PrefectRunner:
-    """pipeline.Runner that makes every step a named Prefect task run."""
+    """newsetl.runners.Runner that makes every step a named Prefect task run."""
 
     def __init__(self, pool: Executor) -> None:
         self.pool = pool
@@ -63,43 +67,48 @@ def _run_name() -> str:
 class BrokenInput(RuntimeError):
     """Too much of the run's input was quarantined: the run is marked Failed (its data stays queryable).
 
-    args: (message, run summary dict).
+    args: (message, RunSummary).
     """
 
     def __str__(self) -> str:
         return str(self.args[0])
 
+    @property
+    def summary(self) -> RunSummary:
+        return self.args[1]
+
 
 @task(name="publish-report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def publish_report(summary: dict, max_rows: int = 200) -> None:
+def publish_report(summary: RunSummary, max_rows: int = 200) -> None:
     """Attach the run's summary, its quarantined rows and its validation result as artifacts."""
-    root = Path(summary["warehouse"])
+    root = Path(summary.warehouse)
     create_markdown_artifact(
         key="ingest-summary", markdown=report.summary_markdown(summary), description="What this run ingested"
     )
-    rows = report.quarantine_rows(root, summary["run_id"], max_rows)
+    rows = report.quarantine_rows(root, summary.run_id, max_rows)
     if rows:
         create_table_artifact(
             key="quarantine", table=rows, description=f"Quarantined rows of this run (first {max_rows})"
         )
-    validation = report.validation_rows(root, summary["run_id"])
+    validation = report.validation_rows(root, summary.run_id)
     if validation:
         create_table_artifact(key="validation", table=validation, description="Great Expectations results")
 
 
 @flow(name="daily-ingest", flow_run_name=_run_name, log_prints=True)
-def daily_ingest(landing: str | None = None, warehouse: str | None = None) -> dict:
-    """Ingest a landing folder into the warehouse; return the run summary (counts of every stage).
+def daily_ingest(landing: str | None = None, warehouse: str | None = None) -> RunSummary:
+    """Ingest a landing folder into the warehouse; return the RunSummary (counts of every stage).
 
-    The run ends Failed when more than NEWSETL_MAX_QUARANTINE_SHARE of its records were quarantined;
-    what it loaded and quarantined is still published, so the reasons can be queried.
+    The run ends Failed when newsetl.summary.broken_input says so (more than
+    NEWSETL_MAX_QUARANTINE_SHARE of its records quarantined); what it loaded and quarantined is still
+    published, so the reasons can be queried.
     """
     settings = Settings.from_env(landing=landing, warehouse=warehouse)
-    ctx = pipeline.new_run(settings)
-    with wh.run_lock(Path(ctx.root)), pipeline.worker_pool(settings.workers) as pool:
-        summary = pipeline.run_steps(ctx, PrefectRunner(pool)).to_dict()
+    ctx = new_run(settings)
+    with wh.run_lock(Path(ctx.root)), worker_pool(settings.workers) as pool:
+        summary = run_steps(ctx, PrefectRunner(pool))
     publish_report(summary)
-    problem = report.broken_input_message(summary, settings.max_quarantine_share)
+    problem = broken_input(summary, settings.max_quarantine_share)
     if problem:
         raise BrokenInput(problem, summary)
     return summary

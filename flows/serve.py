@@ -124,7 +124,7 @@ def serve_daily(settings: Settings) -> None:
         from prefect.deployments.runner import EntrypointType
         from prefect.schedules import Cron
 
-        from flows.daily_ingest import daily_ingest
+        from newsetl_flows.daily_ingest import daily_ingest
 
         daily_ingest.serve(
             name=DEPLOYMENT,

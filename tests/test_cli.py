@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,7 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
 def test_help_is_fast_and_library_never_imports_prefect():
     """`newsetl --help` and the whole library import without Prefect or GX."""
     code = (
-        "import sys, newsetl.cli, newsetl.pipeline, newsetl.warehouse; "
+        "import sys, newsetl.cli, newsetl.pipeline, newsetl.steps, newsetl.ledger, newsetl.warehouse; "
         "newsetl.cli.build_parser().format_help(); "
         "print(sorted(m for m in ('prefect', 'great_expectations') if m in sys.modules))"
     )
@@ -95,7 +96,7 @@ def test_no_module_in_src_imports_prefect():
             if stripped.startswith(("import prefect", "from prefect")):
                 pytest.fail(f"{path.name} imports prefect: {stripped}")
     cli = (ROOT / "src" / "newsetl" / "cli.py").read_text()
-    assert "from flows.daily_ingest import" in cli and "daily_ingest" in cli
+    assert "from newsetl_flows.daily_ingest import" in cli and "daily_ingest" in cli
 
 
 def test_readme_sql_examples_run(warehouse):
@@ -110,3 +111,52 @@ def test_readme_sql_examples_run(warehouse):
     assert len(statements) >= 6
     for sql in statements:
         q(warehouse, sql)  # raises on any error
+
+
+def test_query_help_lists_every_view(tmp_path):
+    """`newsetl query --help` names every view the catalog defines, one line each."""
+    from newsetl.warehouse import connect
+
+    con = connect(tmp_path / "wh")
+    try:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    finally:
+        con.close()
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    help_text = sub.choices["query"].format_help()
+    listed = {line.split()[0] for line in help_text.splitlines() if line.startswith("  ") and len(line.split()) > 1}
+    assert views and views <= listed, views - listed
+
+
+def test_quiet_run_prints_only_the_summary(samples, tmp_path):
+    """`newsetl run --no-prefect --quiet`: the summary on stdout, nothing else on either stream."""
+    out = subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(samples)],
+        cwd=tmp_path,
+        env=os.environ | {"NEWSETL_WORKERS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr == ""
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("run ") and lines[0].endswith(": completed")
+    assert all(line.startswith("  ") for line in lines[1:]), lines
+    assert (tmp_path / "warehouse" / "newsetl.duckdb").exists()
+
+
+def test_no_prefect_run_applies_the_broken_input_policy(tmp_path, capsys, monkeypatch):
+    """Input the flow marks Failed exits 4 without Prefect too, with the share and reasons on one line."""
+    from newsetl.summary import EXIT_BROKEN_INPUT
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    good = {"title": "A proper title", "text": "The ferry resumes its winter timetable on Monday, the operator said."}
+    (landing / "feed.jsonl").write_text("\n".join([json.dumps(good)] + ["{broken"] * 3))
+    monkeypatch.setenv("NEWSETL_WORKERS", "1")
+    code = main(["run", "--no-prefect", str(landing), "--warehouse", str(tmp_path / "wh")])
+    assert code == EXIT_BROKEN_INPUT
+    captured = capsys.readouterr()
+    assert "run failed: 75% of 4 records were quarantined" in captured.err and "malformed_json 3" in captured.err
+    assert ": completed" in captured.out.splitlines()[0], "what loaded is published and the summary says so"

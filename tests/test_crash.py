@@ -16,7 +16,7 @@ from conftest import accounting, q, random_text
 
 pytestmark = pytest.mark.slow
 
-# Where newsetl.pipeline._fault can kill the process, in run order.
+# Where newsetl.faults.fault can kill the process, in run order.
 KILL_POINTS = [
     "after_begin",
     "after_discover",

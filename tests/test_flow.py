@@ -25,15 +25,16 @@ def prefect_harness(tmp_path_factory):
 
 def test_daily_ingest_flow_runs_the_pipeline_as_tasks(prefect_harness, samples, tmp_path, monkeypatch):
     """The flow loads the samples, names its run after the day, and shows one task run per step."""
-    from flows.daily_ingest import daily_ingest
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from newsetl_flows.daily_ingest import daily_ingest
 
     monkeypatch.setenv("NEWSETL_WORKERS", "2")
     state = daily_ingest(landing=str(samples), warehouse=str(tmp_path / "wh"), return_state=True)
     assert state.is_completed()
     summary = state.result()
-    assert summary["articles_loaded"] == 15 and summary["status"] == "completed"
+    assert summary.articles_loaded == 15 and summary.status == "completed"
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
@@ -49,19 +50,19 @@ def test_daily_ingest_flow_runs_the_pipeline_as_tasks(prefect_harness, samples, 
 
 def test_flow_run_is_rerun_safe(prefect_harness, samples, tmp_path):
     """A second flow run over the same folder completes and loads nothing new."""
-    from flows.daily_ingest import daily_ingest
+    from newsetl_flows.daily_ingest import daily_ingest
 
     wh = str(tmp_path / "wh")
     daily_ingest(landing=str(samples), warehouse=wh)
     again = daily_ingest(landing=str(samples), warehouse=wh)
-    assert (again["files_skipped"], again["records_in"], again["articles_loaded"]) == (11, 0, 0)
+    assert (again.files_skipped, again.records_in, again.articles_loaded) == (11, 0, 0)
 
 
 def test_broken_input_ends_the_run_failed_with_the_reason(prefect_harness, tmp_path, monkeypatch):
     """More than NEWSETL_MAX_QUARANTINE_SHARE of records quarantined: the flow run is Failed and says why."""
     import json
 
-    from flows.daily_ingest import BrokenInput, daily_ingest
+    from newsetl_flows.daily_ingest import BrokenInput, daily_ingest
 
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -74,5 +75,5 @@ def test_broken_input_ends_the_run_failed_with_the_reason(prefect_harness, tmp_p
     assert "75% of 4 records were quarantined" in state.message and "malformed_json 3" in state.message
     with pytest.raises(BrokenInput) as err:
         state.result()
-    summary = err.value.args[1]
-    assert (summary["status"], summary["articles_loaded"], summary["parse_quarantined"]) == ("completed", 1, 3)
+    summary = err.value.summary
+    assert (summary.status, summary.articles_loaded, summary.parse_quarantined) == ("completed", 1, 3)

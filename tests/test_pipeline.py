@@ -180,7 +180,7 @@ def test_second_run_while_locked_exits_at_once(samples, run, tmp_path):
 
 def test_failed_run_leaves_nothing_visible(samples, run, tmp_path, monkeypatch):
     """An error mid-run marks the run failed and publishes none of its rows."""
-    import newsetl.pipeline as p
+    import newsetl.ledger as p
 
     def boom(*a, **k):
         raise RuntimeError("disk on fire")

@@ -197,7 +197,7 @@ def _chromium(url: str, shot: Path, tmp: Path, expect: str) -> str:
 
 
 def test_manual_run_reports_to_the_running_server(served, tmp_path):
-    """`newsetl run` while the server is up shows in the UI's runs like a scheduled one."""
+    """`newsetl run --quiet` while the server is up shows in the UI's runs; quiet: only the summary, logs to Prefect."""
     port = served.api.rsplit(":", 1)[1].split("/")[0]
     env = os.environ | {"PREFECT_HOME": str(served.home), "NEWSETL_PREFECT_PORT": port}
     env.pop("PREFECT_API_URL", None)
@@ -212,6 +212,14 @@ def test_manual_run_reports_to_the_running_server(served, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     after = served.post("/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}})
     assert len(after) == before + 1
+    # Quiet means quiet: the summary on stdout and nothing else on the terminal...
+    assert out.stderr == "", out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].endswith(": completed") and all(line.startswith("  ") for line in lines[1:]), lines
+    # ...while the run's log lines still reach Prefect (the UI shows them).
+    new_run = max(after, key=lambda r: r["created"])
+    logs = served.post("/logs/filter", {"logs": {"flow_run_id": {"any_": [new_run["id"]]}}})
+    assert any("published run" in log["message"] for log in logs), [log["message"] for log in logs][:20]
 
 
 def test_stopping_pauses_the_schedule_and_the_server(served):

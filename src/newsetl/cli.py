@@ -1,7 +1,8 @@
 """The `newsetl` command: run the daily-ingest flow, query the warehouse, show what it holds.
 
-The one door to Prefect: `run` imports the flow from flows/ inside the command, so `newsetl --help`
-and `newsetl query` never pay for importing Prefect or Great Expectations.
+The one door to Prefect: `run`, `serve` and `trigger` import newsetl_flows (the repository's flows/
+folder) inside the command, so `newsetl --help` and `newsetl query` never pay for importing Prefect
+or Great Expectations. Exit codes are newsetl.summary's EXIT_* (listed in the README).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from newsetl.config import Settings
+from newsetl.views import VIEWS
 
 EXAMPLE_QUERY = (
     "SELECT outlet_name, language, count(*) AS articles FROM articles GROUP BY ALL ORDER BY articles DESC LIMIT 10"
@@ -32,16 +34,20 @@ def _warehouse(args: argparse.Namespace) -> Path:
     return Path(args.warehouse or os.environ.get("NEWSETL_WAREHOUSE") or "warehouse")
 
 
-def _prefect_env(settings: Settings) -> None:
+def _prefect_env(settings: Settings, quiet: bool = False) -> None:
     """Prefect defaults: a project-local home, no telemetry; the local server when one is up.
 
     With `newsetl serve` running, a manual `newsetl run` reports to the same server (it shows in the
-    UI); otherwise Prefect's local mode starts a temporary server for the run.
+    UI); otherwise Prefect's local mode starts a temporary server for the run. Quiet: Prefect's
+    console handler (which also carries GX's log lines) shows nothing; its API handler still sends
+    every log line to the server, so the run's logs are in the UI.
     """
-    from flows.serve import api_url, healthy, prefect_env
+    from newsetl_flows.serve import api_url, healthy, prefect_env
 
     for key, value in prefect_env().items():
         os.environ.setdefault(key, value)
+    if quiet:
+        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
     if "PREFECT_API_URL" not in os.environ:
         url = api_url(settings.prefect_host, settings.prefect_port)
         if healthy(url, timeout=0.5):
@@ -49,58 +55,39 @@ def _prefect_env(settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from newsetl.pipeline import InputError
+    from newsetl.ledger import InputError
+    from newsetl.report import summary_lines
+    from newsetl.summary import RunSummary, broken_input, exit_code
 
     settings = Settings.from_env(landing=args.landing, warehouse=_warehouse(args))
     if not Path(settings.landing).is_dir():
         raise UserError(f"landing folder {settings.landing} does not exist or is not a folder")
     if not any(p.is_file() for p in Path(settings.landing).rglob("*")):
         raise UserError(f"landing folder {settings.landing} has no files")
+    summary: RunSummary
     if args.no_prefect:
         from newsetl.pipeline import run_pipeline
 
-        summary = run_pipeline(settings, log=lambda m: print(m, file=sys.stderr)).to_dict()
+        summary = run_pipeline(settings, log=(lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
     else:
-        _prefect_env(settings)
-        from flows.daily_ingest import BrokenInput, daily_ingest
+        _prefect_env(settings, quiet=args.quiet)
+        from newsetl_flows.daily_ingest import BrokenInput, daily_ingest
 
         state = daily_ingest(landing=str(settings.landing), warehouse=str(settings.warehouse), return_state=True)
         try:
             summary = state.result()
         except InputError as exc:
             raise UserError(str(exc)) from None
-        except BrokenInput as exc:
-            print(format_summary(exc.args[1]))
-            raise UserError(f"run failed: {exc}") from None
-    print(format_summary(summary))
-    if not args.quiet:
+        except BrokenInput as exc:  # the flow run is Failed; the summary says what was published
+            summary = exc.summary
+    print(summary_lines(summary))
+    problem = broken_input(summary, settings.max_quarantine_share)
+    if problem:
+        print(f"newsetl: run failed: {problem}", file=sys.stderr)
+    elif not args.quiet:
         print(f'\nExample query: newsetl query "{EXAMPLE_QUERY}"\n')
         print(_run_query(Path(settings.warehouse), EXAMPLE_QUERY, "table"))
-    return 0 if summary["status"] == "completed" else 1
-
-
-def format_summary(s: dict[str, Any]) -> str:
-    """Return a run summary as the few lines a person reads after a run."""
-    q = s["parse_quarantined"] + s["clean_quarantined"] + s["validation_quarantined"]
-    lines = [
-        f"run {s['run_id']}: {s['status']}" + (f" ({s['message']})" if s.get("message") else ""),
-        f"  files      {s['files_seen']} seen, {s['files_new']} new, {s['files_skipped']} already loaded, "
-        f"{s['files_failed']} failed",
-        f"  records    {s['records_in']} read -> {s['articles_loaded']} articles, "
-        f"{s['exact_duplicates']} exact + {s['near_duplicates']} near duplicates, {q} quarantined",
-    ]
-    if s.get("quarantine_reasons"):
-        lines.append("  quarantine " + ", ".join(f"{k} {v}" for k, v in s["quarantine_reasons"].items()))
-    if s.get("languages"):
-        lines.append("  languages  " + ", ".join(f"{k} {v}" for k, v in s["languages"].items()))
-    if s.get("outlets"):
-        lines.append("  outlets    " + ", ".join(f"{k} {v}" for k, v in list(s["outlets"].items())[:12]))
-    if s.get("stage_seconds"):
-        lines.append("  seconds    " + ", ".join(f"{k} {v:.2f}" for k, v in s["stage_seconds"].items()))
-    lines.append(f"  warehouse  {s['warehouse']}")
-    for w in s.get("warnings") or []:
-        lines.append(f"  warning    {w}")
-    return "\n".join(lines)
+    return exit_code(summary, settings.max_quarantine_share)
 
 
 def _cell(v: Any) -> str:
@@ -212,7 +199,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _serve_settings(args)
     if not Path(settings.landing).is_dir():
         raise UserError(f"landing folder {settings.landing} does not exist or is not a folder")
-    from flows.serve import serve_daily
+    from newsetl_flows.serve import serve_daily
 
     print(
         f"Serving daily-ingest/daily on cron '{settings.cron}' ({settings.timezone}): "
@@ -227,7 +214,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    from flows.serve import trigger_run
+    from newsetl_flows.serve import trigger_run
 
     try:
         print(trigger_run(_serve_settings(args), wait=args.wait))
@@ -278,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Run SQL on the warehouse and print the result.",
         'newsetl query "SELECT reason, count(*) FROM quarantine GROUP BY 1" --format csv',
     )
-    q.add_argument("sql", help="a DuckDB SQL statement over articles, duplicates, quarantine, files, runs, sources")
+    q.epilog = "views:\n" + "\n".join(f"  {name:<15} {doc}" for name, doc in VIEWS.items()) + "\n\n" + (q.epilog or "")
+    q.add_argument("sql", help="a DuckDB SQL statement over the views below")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     q.set_defaults(func=cmd_query)
 
@@ -319,21 +307,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from newsetl.summary import EXIT_BUSY, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except UserError as exc:
         print(f"newsetl: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("newsetl: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - anything unexpected still gets one readable line
         from newsetl.warehouse import WarehouseBusy
 
         if isinstance(exc, WarehouseBusy):
             print(f"newsetl: error: {exc}", file=sys.stderr)
-            return 3
+            return EXIT_BUSY
         from concurrent.futures.process import BrokenProcessPool
 
         if isinstance(exc, BrokenProcessPool):
@@ -342,11 +332,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "failed and nothing was published - run again",
                 file=sys.stderr,
             )
-            return 1
+            return EXIT_FAILED
         print(f"newsetl: error: {type(exc).__name__}: {exc} (set NEWSETL_DEBUG=1 for the traceback)", file=sys.stderr)
         if os.environ.get("NEWSETL_DEBUG"):
             raise
-        return 1
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -5,25 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from newsetl.summary import RunSummary
 from newsetl.warehouse import connect
-
-
-def quarantine_share(summary: dict[str, Any]) -> float:
-    """Return the share of the run's records that were quarantined (0 when nothing was read)."""
-    q = summary["parse_quarantined"] + summary["clean_quarantined"] + summary["validation_quarantined"]
-    return q / summary["records_in"] if summary["records_in"] else 0.0
-
-
-def broken_input_message(summary: dict[str, Any], max_share: float) -> str | None:
-    """Return why a run's input counts as broken (quarantine share above `max_share`), or None."""
-    share = quarantine_share(summary)
-    if share <= max_share:
-        return None
-    reasons = ", ".join(f"{k} {v}" for k, v in list(summary.get("quarantine_reasons", {}).items())[:3])
-    return (
-        f"{share:.0%} of {summary['records_in']} records were quarantined, above the limit of {max_share:.0%}"
-        f" (NEWSETL_MAX_QUARANTINE_SHARE); top reasons: {reasons or 'n/a'}"
-    )
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -32,40 +15,59 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out)
 
 
-def summary_markdown(s: dict[str, Any]) -> str:
+def summary_markdown(s: RunSummary) -> str:
     """Return the run summary as markdown: files, records, duplicates, quarantine, languages, outlets, timings."""
-    q = s["parse_quarantined"] + s["clean_quarantined"] + s["validation_quarantined"]
     parts = [
-        f"# Ingest run `{s['run_id']}`: {s['status']}",
-        f"Landing folder `{s['landing']}` into warehouse `{s['warehouse']}`."
-        + (f"\n\n**{s['message']}**" if s.get("message") else ""),
+        f"# Ingest run `{s.run_id}`: {s.status}",
+        f"Landing folder `{s.landing}` into warehouse `{s.warehouse}`." + (f"\n\n**{s.message}**" if s.message else ""),
         "## Files",
         _table(
             ["seen", "new", "skipped (already loaded)", "failed"],
-            [[s["files_seen"], s["files_new"], s["files_skipped"], s["files_failed"]]],
+            [[s.files_seen, s.files_new, s.files_skipped, s.files_failed]],
         ),
         "## Records",
         _table(
             ["records in", "articles loaded", "exact duplicates", "near duplicates", "quarantined"],
-            [[s["records_in"], s["articles_loaded"], s["exact_duplicates"], s["near_duplicates"], q]],
+            [[s.records_in, s.articles_loaded, s.exact_duplicates, s.near_duplicates, s.quarantined]],
         ),
         "## Quarantined by reason",
-        _table(["reason", "records"], [[k, v] for k, v in s.get("quarantine_reasons", {}).items()])
-        if s.get("quarantine_reasons")
+        _table(["reason", "records"], [[k, v] for k, v in s.quarantine_reasons.items()])
+        if s.quarantine_reasons
         else "Nothing was quarantined.",
         "## Languages",
-        _table(["language", "articles"], [[k, v] for k, v in s.get("languages", {}).items()])
-        if s.get("languages")
+        _table(["language", "articles"], [[k, v] for k, v in s.languages.items()])
+        if s.languages
         else "No articles loaded.",
         "## Outlets",
-        _table(["outlet", "articles"], [[k, v] for k, v in list(s.get("outlets", {}).items())[:25]])
-        if s.get("outlets")
+        _table(["outlet", "articles"], [[k, v] for k, v in list(s.outlets.items())[:25]])
+        if s.outlets
         else "No articles loaded.",
         "## Time per stage",
-        _table(["stage", "seconds"], [[k, f"{v:.2f}"] for k, v in s.get("stage_seconds", {}).items()]),
-        f"Validation: {'all expectations met' if s.get('validation_success') else 'some rows failed expectations (see the validation artifact)'}.",
+        _table(["stage", "seconds"], [[k, f"{v:.2f}"] for k, v in s.stage_seconds.items()]),
+        f"Validation: {'all expectations met' if s.validation_success else 'some rows failed expectations (see the validation artifact)'}.",
     ]
     return "\n\n".join(parts)
+
+
+def summary_lines(s: RunSummary) -> str:
+    """Return a run summary as the few lines a person reads after a run."""
+    lines = [
+        f"run {s.run_id}: {s.status}" + (f" ({s.message})" if s.message else ""),
+        f"  files      {s.files_seen} seen, {s.files_new} new, {s.files_skipped} already loaded, {s.files_failed} failed",
+        f"  records    {s.records_in} read -> {s.articles_loaded} articles, "
+        f"{s.exact_duplicates} exact + {s.near_duplicates} near duplicates, {s.quarantined} quarantined",
+    ]
+    if s.quarantine_reasons:
+        lines.append("  quarantine " + ", ".join(f"{k} {v}" for k, v in s.quarantine_reasons.items()))
+    if s.languages:
+        lines.append("  languages  " + ", ".join(f"{k} {v}" for k, v in s.languages.items()))
+    if s.outlets:
+        lines.append("  outlets    " + ", ".join(f"{k} {v}" for k, v in list(s.outlets.items())[:12]))
+    if s.stage_seconds:
+        lines.append("  seconds    " + ", ".join(f"{k} {v:.2f}" for k, v in s.stage_seconds.items()))
+    lines.append(f"  warehouse  {s.warehouse}")
+    lines += [f"  warning    {w}" for w in s.warnings]
+    return "\n".join(lines)
 
 
 def quarantine_rows(root: Path, run_id: str, limit: int = 200) -> list[dict[str, Any]]:

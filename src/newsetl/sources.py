@@ -6,6 +6,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -127,6 +128,12 @@ def load_registry(raw: dict | None = None) -> Registry:
             for o in raw["outlets"]
         ]
     )
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """Return the packaged outlet registry, loaded once per process."""
+    return load_registry()
 
 
 def resolve_outlet(signals: dict, registry: Registry) -> dict:

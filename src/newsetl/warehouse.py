@@ -24,11 +24,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsetl.schema import TABLES
+from newsetl.schema import SOURCES, TABLES
+from newsetl.staging import StagePaths, published_name, run_of_published, staging_root
 
 CATALOG_FILE = "newsetl.duckdb"
 CATALOG_VERSION = "2"
-STAGING = "_staging"
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
 RUN_TABLES = ("articles", "duplicates", "quarantine", "files", "dedup_index", "validations", "supersessions")
@@ -55,10 +55,6 @@ def partition_dir(root: Path, name: str, ingest_date: date) -> Path:
     return root / name / f"ingest_date={ingest_date.isoformat()}"
 
 
-def staging_dir(root: Path, run_id: str) -> Path:
-    return root / STAGING / run_id
-
-
 def init_warehouse(root: Path) -> None:
     """Create the folders and the zero-row schema file of every table (idempotent)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -66,8 +62,6 @@ def init_warehouse(root: Path) -> None:
         marker = root / name / "_empty" / "schema.parquet"
         if not marker.exists():
             write_parquet(schema.empty_table(), marker)
-    from newsetl.schema import SOURCES
-
     marker = root / "sources" / "_empty" / "schema.parquet"
     if not marker.exists():
         write_parquet(SOURCES.empty_table(), marker)
@@ -95,22 +89,21 @@ def run_lock(root: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def publish_staged(root: Path, run_id: str, ingest_date: date, after_each: Callable[[], None] | None = None) -> int:
+def publish_staged(stage: StagePaths, ingest_date: date, after_each: Callable[[], None] | None = None) -> int:
     """Move every staged part of a run into its table's partition; return the number moved.
 
     Idempotent: parts already moved are not staged any more, so a retry moves the rest.
     Moved parts stay invisible to queries until the run's `completed` row is written.
     """
-    stage = staging_dir(root, run_id)
     moved = 0
     for name in RUN_TABLES:
-        src = stage / name
+        src = stage.table_dir(name)
         if not src.is_dir():
             continue
-        dest = partition_dir(root, name, ingest_date)
+        dest = partition_dir(stage.root, name, ingest_date)
         dest.mkdir(parents=True, exist_ok=True)
         for part in sorted(src.glob("*.parquet")):
-            os.replace(part, dest / f"{run_id}-{part.name}")
+            os.replace(part, dest / published_name(stage.run_id, part))
             moved += 1
             if after_each:
                 after_each()
@@ -119,7 +112,7 @@ def publish_staged(root: Path, run_id: str, ingest_date: date, after_each: Calla
 
 def remove_staging(root: Path, run_id: str | None = None) -> None:
     """Delete one run's staging folder, or all of them."""
-    target = staging_dir(root, run_id) if run_id else root / STAGING
+    target = staging_root(root) / run_id if run_id else staging_root(root)
     shutil.rmtree(target, ignore_errors=True)
 
 
@@ -139,15 +132,10 @@ def remove_parts_of(root: Path, run_ids: set[str]) -> int:
     removed = 0
     for name in RUN_TABLES:
         for part in (root / name).glob("ingest_date=*/*.parquet"):
-            if _run_of(part.name) in run_ids:
+            if run_of_published(part.name) in run_ids:
                 part.unlink(missing_ok=True)
                 removed += 1
     return removed
-
-
-def _run_of(part_name: str) -> str:
-    # <run_id>-<part>.parquet, run ids look like 20261121T101500Z-ab12cd
-    return "-".join(part_name.split("-")[:2])
 
 
 # ---------------------------------------------------------------- catalog
@@ -200,6 +188,16 @@ def connect(root: Path) -> Any:
     for stmt in catalog_sql(root):
         con.execute(stmt)
     return con
+
+
+@contextmanager
+def views(root: Path) -> Iterator[Any]:
+    """Yield a connect(root) connection and close it afterwards."""
+    con = connect(root)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def ensure_catalog(root: Path) -> str | None:

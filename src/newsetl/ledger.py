@@ -1,0 +1,192 @@
+"""Run ledger: a run's context, its `runs` rows (begin, publish, fail) and what earlier runs left.
+
+The ledger is the only writer of `runs`. A run's rows in every other table become visible when
+publish_run writes its `completed` row, the commit point; begin_run turns runs a crash left
+`running` into `incomplete` and deletes what they published.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from newsetl import warehouse as wh
+from newsetl.config import Settings
+from newsetl.faults import fault
+from newsetl.schema import FILES, RUNS, SUPERSESSIONS, VALIDATIONS, conform, from_rows, with_columns
+from newsetl.sources import default_registry
+from newsetl.staging import StagePaths, new_run_id, published_name
+from newsetl.summary import RunSummary
+from newsetl.validate import summarize_results
+
+
+class InputError(ValueError):
+    """The landing folder cannot be ingested (missing, not a folder, empty)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every step of one run needs; small and picklable (sent to worker processes)."""
+
+    run_id: str
+    started_at: datetime
+    landing: str
+    root: str
+    settings: Settings
+
+    @property
+    def ingest_date(self) -> date:
+        return self.started_at.date()
+
+    @property
+    def stage(self) -> StagePaths:
+        return StagePaths(Path(self.root), self.run_id)
+
+    def stamp(self, table: pa.Table, schema: pa.Schema) -> pa.Table:
+        """Return `table` with this run's run_id and ingest_date filled in, cast to `schema`."""
+        n = table.num_rows
+        run_cols = {
+            "run_id": pa.array([self.run_id] * n, pa.string()),
+            "ingest_date": pa.array([self.ingest_date] * n, pa.date32()),
+        }
+        return conform(with_columns(table, run_cols), schema)
+
+
+def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
+    """Return the context of a new run over settings.landing into settings.warehouse."""
+    landing = Path(settings.landing)
+    if not landing.exists():
+        raise InputError(f"landing folder {landing} does not exist")
+    if not landing.is_dir():
+        raise InputError(f"landing path {landing} is not a folder")
+    now = now or datetime.now(UTC)
+    return RunContext(new_run_id(now), now, str(landing.resolve()), str(Path(settings.warehouse).resolve()), settings)
+
+
+def begin_run(ctx: RunContext) -> list[str]:
+    """Prepare the warehouse and record the run as running; return ids of earlier runs found incomplete.
+
+    Must be called under warehouse.run_lock: any run still marked running then is dead.
+    """
+    root = Path(ctx.root)
+    wh.init_warehouse(root)
+    wh.remove_staging(root)
+    wh.remove_temp_files(root)
+    with wh.views(root) as con:
+        dead = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
+        unfinished = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status <> 'completed'").fetchall()}
+    for run_id in dead:
+        row = {"run_id": run_id, "status": "incomplete", "message": f"found unfinished by run {ctx.run_id}"}
+        _write_run_row(ctx, row | {"updated_at": ctx.started_at}, "incomplete")
+    wh.remove_parts_of(root, unfinished)
+    row = {"run_id": ctx.run_id, "status": "running", "started_at": ctx.started_at, "landing": ctx.landing}
+    _write_run_row(ctx, row | {"updated_at": ctx.started_at}, "start")
+    return dead
+
+
+def publish_run(
+    ctx: RunContext,
+    summary: RunSummary,
+    file_rows: list[dict],
+    validation: list[list[dict]],
+    superseded: list[dict] | None = None,
+) -> RunSummary:
+    """Publish the staged parts, then commit the run with its `runs` row; return the summary."""
+    root, stage = Path(ctx.root), ctx.stage
+    if file_rows:
+        wh.write_parquet(from_rows(file_rows, FILES), stage.run_table("files"))
+    if superseded:
+        rows = [r | {"run_id": ctx.run_id, "ingest_date": ctx.ingest_date} for r in superseded]
+        wh.write_parquet(from_rows(rows, SUPERSESSIONS), stage.run_table("supersessions"))
+    if validation:
+        results = ctx.stamp(summarize_results(validation, ctx.run_id), VALIDATIONS)
+        wh.write_parquet(results, stage.run_table("validations"))
+    wh.write_parquet(default_registry().to_table(), root / "sources" / "registry" / "sources.parquet")
+    wh.publish_staged(stage, ctx.ingest_date, after_each=lambda: fault("mid_publish"))
+    fault("before_commit")
+    summary.status = "completed"
+    _write_run_row(ctx, _run_row(ctx, summary), "end")  # the commit point
+    fault("after_commit")
+    wh.remove_staging(root, ctx.run_id)
+    warning = wh.ensure_catalog(root)
+    if warning:
+        summary.warnings.append(warning)
+    return summary
+
+
+def fail_run(ctx: RunContext, summary: RunSummary, message: str) -> RunSummary:
+    """Record the run as failed (its staged parts are discarded, nothing becomes visible)."""
+    summary.status, summary.message = "failed", message
+    wh.remove_staging(Path(ctx.root), ctx.run_id)
+    _write_run_row(ctx, _run_row(ctx, summary), "end")
+    return summary
+
+
+def _write_run_row(ctx: RunContext, row: dict, tag: str) -> None:
+    table = from_rows([{"ingest_date": ctx.ingest_date} | row], RUNS)
+    part = wh.partition_dir(Path(ctx.root), "runs", ctx.ingest_date) / published_name(row["run_id"], f"{tag}.parquet")
+    wh.write_parquet(table, part)
+
+
+def _run_row(ctx: RunContext, s: RunSummary) -> dict:
+    row = {k: v for k, v in s.to_dict().items() if k in RUNS.names}
+    row.update(
+        run_id=ctx.run_id,
+        started_at=ctx.started_at,
+        updated_at=datetime.now(UTC),
+        landing=ctx.landing,
+        stage_seconds=json.dumps(s.stage_seconds),
+    )
+    return row
+
+
+# ---------------------------------------------------------------- what earlier runs left
+
+
+def file_versions(ctx: RunContext) -> tuple[set[tuple[str, str]], dict[str, list[str]]]:
+    """Return the (path, sha256) versions already seen, and path -> current loaded versions."""
+    with wh.views(Path(ctx.root)) as con:
+        # A file that changed while being read was not loaded: its next version is read normally.
+        known = set(con.execute("SELECT path, sha256 FROM files WHERE status <> 'changed'").fetchall())
+        loaded: dict[str, list[str]] = {}
+        for path, sha in con.execute(
+            "SELECT path, sha256 FROM files WHERE status IN ('loaded', 'partial') "
+            "AND NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = files.path AND s.sha256 = files.sha256)"
+        ).fetchall():
+            loaded.setdefault(path, []).append(sha)
+    return known, loaded
+
+
+def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict]) -> pa.Table:
+    """Return the dedup-index rows of loaded articles that share a text hash or a band key with `run_fp`.
+
+    run_fp: text_hash, bands of this run's records. replaced: file versions (path, sha256) this run
+    supersedes; their articles are not history any more.
+    """
+    with wh.views(Path(ctx.root)) as con:
+        con.register("run_fp", run_fp.select(["text_hash", "bands"]))
+        con.register(
+            "replaced",
+            pa.table(
+                {"path": [r["path"] for r in replaced], "sha256": [r["sha256"] for r in replaced]},
+                schema=pa.schema([("path", pa.string()), ("sha256", pa.string())]),
+            ),
+        )
+        con.execute(
+            "CREATE TEMP VIEW history AS SELECT * FROM dedup_index d WHERE NOT EXISTS "
+            "(SELECT 1 FROM replaced r WHERE r.path = d.source_file AND r.sha256 = d.file_sha256)"
+        )
+        return con.execute(
+            """
+            WITH rk AS (SELECT DISTINCT b, k FROM (SELECT unnest(range(len(bands))) AS b, unnest(bands) AS k FROM run_fp)),
+                 hk AS (SELECT article_id, unnest(range(len(bands))) AS b, unnest(bands) AS k FROM history),
+                 hits AS (SELECT article_id FROM hk JOIN rk USING (b, k)
+                          UNION SELECT article_id FROM history WHERE text_hash IN (SELECT text_hash FROM run_fp))
+            SELECT article_id, text_hash, published_at, signature, bands FROM history
+            WHERE article_id IN (SELECT article_id FROM hits)
+            """
+        ).to_arrow_table()

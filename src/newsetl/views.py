@@ -1,0 +1,16 @@
+"""The warehouse's views: their names and what each holds (warehouse.catalog_sql defines them)."""
+
+# Every view of the catalog, with the one line `newsetl query --help` shows for it.
+VIEWS = {
+    "articles": "one row per current article (the versions no corrected file superseded)",
+    "articles_all": "every loaded article, superseded versions included",
+    "duplicates": "exact and near copies, each with the article it duplicates (duplicate_of)",
+    "quarantine": "records that could not be loaded: stage, reason, detail and the raw record",
+    "files": "one row per file version seen: status (loaded, partial, failed, ...), records, error",
+    "runs": "one row per run: status, counts of every stage, seconds per stage",
+    "sources": "outlets: the registry (known) and outlets found in articles (not known)",
+    "validations": "Great Expectations results, one row per expectation and run",
+    "supersessions": "file versions a corrected file replaced (path, sha256, superseded_by)",
+    "dedup_index": "fingerprints of current articles (text hash, MinHash signature, LSH bands)",
+    "dedup_index_all": "fingerprints of every loaded article, superseded versions included",
+}
