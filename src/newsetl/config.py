@@ -6,9 +6,11 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = PROJECT_ROOT / "samples" / "landing"
-EXPECTATIONS = PROJECT_ROOT / "expectations"
+# Shipped inside the package (in a checkout, data/expectations and data/samples link to the top-level
+# expectations/ and samples/landing/ they are built from), so an installed newsetl runs from any folder.
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLES = DATA / "samples"
+EXPECTATIONS = DATA / "expectations"
 
 
 @dataclass(frozen=True)
