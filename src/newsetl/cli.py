@@ -121,23 +121,15 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
 
 
 def _run_query(root: Path, sql: str, fmt: str) -> str:
-    import duckdb
-
-    from newsetl.warehouse import connect
+    from newsetl.query import QueryRefused, run_query
 
     if not root.is_dir():
         raise UserError(f"warehouse {root} does not exist yet: run `newsetl run` first")
-    con = connect(root)
     try:
-        cur = con.execute(sql)
-        if cur.description is None:
-            return "(ok)"
-        columns = [d[0] for d in cur.description]
-        return format_rows(columns, cur.fetchall(), fmt)
-    except duckdb.Error as exc:
-        raise UserError(f"query failed: {str(exc).splitlines()[0]}") from None
-    finally:
-        con.close()
+        columns, rows = run_query(root, sql)
+    except QueryRefused as exc:
+        raise UserError(str(exc)) from None
+    return "(ok)" if columns is None else format_rows(columns, rows, fmt)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
