@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from newsetl.config import Settings
+from newsetl.config import InputError, Settings, SettingsError
 from newsetl.views import VIEWS
 
 EXAMPLE_QUERY = (
@@ -55,7 +55,6 @@ def _prefect_env(settings: Settings, quiet: bool = False) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from newsetl.ledger import InputError
     from newsetl.report import summary_lines
     from newsetl.summary import RunSummary, broken_input, exit_code
 
@@ -304,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except UserError as exc:
+    except (UserError, SettingsError, InputError) as exc:
         print(f"newsetl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

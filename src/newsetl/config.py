@@ -1,16 +1,29 @@
-"""Settings: one typed object, built from defaults and NEWSETL_* environment variables."""
+"""Settings: one typed object, built from defaults and NEWSETL_* environment variables, checked on creation."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Shipped inside the package (in a checkout, data/expectations and data/samples link to the top-level
 # expectations/ and samples/landing/ they are built from), so an installed newsetl runs from any folder.
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = DATA / "samples"
 EXPECTATIONS = DATA / "expectations"
+
+
+class SettingsError(ValueError):
+    """A setting out of its allowed range or of the wrong type; the message names its variable."""
+
+
+class InputError(ValueError):
+    """The landing folder cannot be ingested (missing, not a folder, empty, nested with the warehouse)."""
+
+
+def _range(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> dict:
+    return {"range": (lo, hi, lo_open)}
 
 
 @dataclass(frozen=True)
@@ -20,39 +33,84 @@ class Settings:
     landing: Path = SAMPLES
     warehouse: Path = Path("warehouse")
     # Records per batch handed between stages (bounds memory).
-    batch_size: int = 2000
+    batch_size: int = field(default=2000, metadata=_range(1))
     # ...and at most this many bytes of text per batch (huge articles must not blow memory up).
-    batch_bytes: int = 32 << 20
+    batch_bytes: int = field(default=32 << 20, metadata=_range(1 << 10))
     # Worker processes for the CPU-bound stages (parse, clean, language).
-    workers: int = max(1, min(2, os.cpu_count() or 1))
+    workers: int = field(default=max(1, min(2, os.cpu_count() or 1)), metadata=_range(1, 512))
     # Near-duplicate threshold on the estimated Jaccard similarity of 5-word shingles.
-    near_threshold: float = 0.7
+    near_threshold: float = field(default=0.7, metadata=_range(0, 1, lo_open=True))
     # Characters of text langdetect looks at (its cost grows with length; news leads suffice).
-    language_max_chars: int = 1000
+    language_max_chars: int = field(default=1000, metadata=_range(1))
     # Fewer letters than this and the language is `und` (or the feed's language).
-    language_min_letters: int = 20
-    # Maximum share of records quarantined before a run is failed (issue 3 uses it).
-    max_quarantine_share: float = 0.5
+    language_min_letters: int = field(default=20, metadata=_range(0))
+    # Maximum share of records quarantined before a run is failed (newsetl.summary.broken_input).
+    max_quarantine_share: float = field(default=0.5, metadata=_range(0, 1))
     expectations: Path = EXPECTATIONS
     # The daily schedule (`newsetl serve`): cron expression and its time zone.
     cron: str = "0 6 * * *"
     timezone: str = "UTC"
     # Where the local Prefect server listens (UI and API).
     prefect_host: str = "127.0.0.1"
-    prefect_port: int = 4200
+    prefect_port: int = field(default=4200, metadata=_range(1, 65535))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if "range" not in f.metadata:
+                continue
+            lo, hi, lo_open = f.metadata["range"]
+            value = getattr(self, f.name)
+            too_low = lo is not None and (value <= lo if lo_open else value < lo)
+            if too_low or (hi is not None and value > hi):
+                raise SettingsError(f"{_env(f.name)} must be {_describe(f.metadata['range'])} (got {value})")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"NEWSETL_TIMEZONE must be an IANA time zone such as Europe/Kyiv (got {self.timezone!r})"
+            ) from None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Return settings from defaults, then NEWSETL_<FIELD> variables, then `overrides`."""
+        """Return settings from defaults, then NEWSETL_<FIELD> variables, then `overrides`.
+
+        Raises SettingsError (one line naming the variable and what it accepts) for a bad value.
+        """
         values: dict[str, object] = {}
         for f in fields(cls):
-            raw = os.environ.get(f"NEWSETL_{f.name.upper()}")
+            raw = os.environ.get(_env(f.name))
             if raw is None or raw == "":
                 continue
-            default = getattr(cls, f.name)
-            values[f.name] = Path(raw) if isinstance(default, Path) else type(default)(raw)
+            values[f.name] = _parse(f.name, raw, type(f.default))
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("landing", "warehouse", "expectations"):
             if key in values:
                 values[key] = Path(str(values[key]))
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def _env(name: str) -> str:
+    return f"NEWSETL_{name.upper()}"
+
+
+def _describe(spec: tuple) -> str:
+    lo, hi, lo_open = spec
+    if hi is None:
+        return f"{'above' if lo_open else 'at least'} {lo}"
+    return f"{'above' if lo_open else 'from'} {lo} {'and at most' if lo_open else 'to'} {hi}"
+
+
+def _parse(name: str, raw: str, kind: type) -> object:
+    if kind is Path or issubclass(kind, Path):
+        return Path(raw)
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{_env(name)} must be a whole number (got {raw!r})") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{_env(name)} must be a number (got {raw!r})") from None
+    return raw

@@ -15,17 +15,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from newsetl import warehouse as wh
-from newsetl.config import Settings
+from newsetl.config import InputError, Settings
 from newsetl.faults import fault
 from newsetl.schema import FILES, RUNS, SUPERSESSIONS, VALIDATIONS, conform, from_rows, with_columns
 from newsetl.sources import default_registry
 from newsetl.staging import StagePaths, new_run_id, published_name
 from newsetl.summary import RunSummary
 from newsetl.validate import summarize_results
-
-
-class InputError(ValueError):
-    """The landing folder cannot be ingested (missing, not a folder, empty)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +59,14 @@ def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
         raise InputError(f"landing folder {landing} does not exist")
     if not landing.is_dir():
         raise InputError(f"landing path {landing} is not a folder")
+    land, root = landing.resolve(), Path(settings.warehouse).resolve()
+    if root == land or root.is_relative_to(land) or land.is_relative_to(root):
+        raise InputError(
+            f"the landing folder {land} and the warehouse {root} may not contain each other "
+            "(a run would read its own output): put them side by side"
+        )
     now = now or datetime.now(UTC)
-    return RunContext(new_run_id(now), now, str(landing.resolve()), str(Path(settings.warehouse).resolve()), settings)
+    return RunContext(new_run_id(now), now, str(land), str(root), settings)
 
 
 def begin_run(ctx: RunContext) -> list[str]:
