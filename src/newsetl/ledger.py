@@ -59,7 +59,7 @@ def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
         raise InputError(f"landing folder {landing} does not exist")
     if not landing.is_dir():
         raise InputError(f"landing path {landing} is not a folder")
-    land, root = landing.resolve(), Path(settings.warehouse).resolve()
+    land, root = landing.resolve(), wh.check_root(Path(settings.warehouse))
     if root == land or root.is_relative_to(land) or land.is_relative_to(root):
         raise InputError(
             f"the landing folder {land} and the warehouse {root} may not contain each other "

@@ -14,7 +14,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -24,11 +26,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from newsetl.config import InputError
 from newsetl.schema import SOURCES, TABLES
 from newsetl.staging import StagePaths, published_name, run_of_published, staging_root
 
 CATALOG_FILE = "newsetl.duckdb"
-CATALOG_VERSION = "2"
+CATALOG_VERSION = "3"  # 3: views relative to the catalog file's folder
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
 RUN_TABLES = ("articles", "duplicates", "quarantine", "files", "dedup_index", "validations", "supersessions")
@@ -119,7 +122,7 @@ def remove_staging(root: Path, run_id: str | None = None) -> None:
 def remove_temp_files(root: Path) -> int:
     """Delete temporary files a killed writer left behind (names the views never match)."""
     removed = 0
-    for tmp in root.glob("*/*/.*.tmp"):
+    for tmp in [*root.glob(".*.tmp"), *root.glob("*/*/.*.tmp")]:
         tmp.unlink(missing_ok=True)
         removed += 1
     return removed
@@ -141,26 +144,67 @@ def remove_parts_of(root: Path, run_ids: set[str]) -> int:
 # ---------------------------------------------------------------- catalog
 
 
-def _glob(root: Path, name: str) -> str:
-    return (root.resolve() / name / "*" / "*.parquet").as_posix().replace("'", "''")
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def catalog_sql(root: Path) -> list[str]:
-    """Return the SQL statements that define every view over the warehouse at `root`."""
-    scan = "read_parquet('{}', union_by_name = true)"
-    stmts = [
+def literal_glob(path: str) -> str:
+    """Return `path` with DuckDB's glob characters bracketed, so a glob over it matches only that folder.
+
+    DuckDB treats *, ? and [ as wildcards anywhere in a path (a folder `wh*` would read `wh1` too);
+    [*], [?] and [[] match the character itself. It has no escape for a backslash: see check_root.
+    """
+    return re.sub(r"([*?\[])", r"[\1]", path)
+
+
+def check_root(root: Path) -> Path:
+    """Return the absolute warehouse path; raise InputError for one DuckDB cannot read as a folder."""
+    resolved = root.resolve()
+    if "\\" in str(resolved):
+        raise InputError(
+            f"warehouse path {resolved} contains a backslash, which DuckDB reads as a path separator: "
+            "choose a folder without one"
+        )
+    return resolved
+
+
+# The catalog file's views find the folder they are in when they are queried, so a copied or moved
+# warehouse reads its own Parquet files: DuckDB's default temp_directory is '<database file>.tmp'
+# (with .tmp put before a '?' in the path), from which the folder follows. A catalog opened with
+# another temp_directory cannot know its folder and says so instead of reading somewhere else.
+# tests/test_portable.py re-checks this on every DuckDB version we pin.
+_CATALOG_DIR_MACRO = r"""CREATE OR REPLACE MACRO newsetl_dir() AS (
+  CASE WHEN regexp_matches(regexp_replace(current_setting('temp_directory'), '\.tmp(\?|$)', '\1'), '\.duckdb$')
+  THEN regexp_replace(
+         regexp_extract(regexp_replace(current_setting('temp_directory'), '\.tmp(\?|$)', '\1'), '^(.*/)', 1),
+         '([*?\[])', '[\1]', 'g')
+  ELSE error('this newsetl catalog cannot tell which folder it is in (its temp_directory was changed): '
+             || 'open it without setting temp_directory, or use newsetl query')
+  END)"""
+
+
+def _scan(name: str, root: Path | None) -> str:
+    """Return the read_parquet call over a table's parts: absolute path, or relative to the catalog file."""
+    pattern = f"{name}/*/*.parquet"
+    where = _sql_string(literal_glob(f"{root.as_posix()}/") + pattern) if root else f"newsetl_dir() || '{pattern}'"
+    return f"read_parquet({where}, union_by_name = true)"
+
+
+def catalog_sql(root: Path | None) -> list[str]:
+    """Return the SQL statements that define every view: over the warehouse at `root` (absolute paths),
+    or, with root None, over the folder of the catalog file the views are stored in."""
+    stmts = [] if root else [_CATALOG_DIR_MACRO]
+    stmts += [
         f"""CREATE OR REPLACE VIEW runs AS
 SELECT * EXCLUDE (rn) FROM (
   SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY updated_at DESC) AS rn
-  FROM {scan.format(_glob(root, "runs"))}
+  FROM {_scan("runs", root)}
 ) WHERE rn = 1""",
     ]
     completed = "run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"
     for name in ("supersessions", *[t for t in RUN_TABLES if t != "supersessions"]):
         view = f"{name}_all" if name in _VERSIONED else name
-        stmts.append(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {scan.format(_glob(root, name))} WHERE {completed}"
-        )
+        stmts.append(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_scan(name, root)} WHERE {completed}")
     for name in _VERSIONED:
         # Current versions only: rows of a file version a later version of the same path superseded are hidden.
         stmts.append(
@@ -171,7 +215,7 @@ WHERE NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND
     stmts.append(
         f"""CREATE OR REPLACE VIEW sources AS
 SELECT outlet_id, name, aliases, domains, country, language, true AS known, NULL::BIGINT AS articles
-FROM {scan.format(_glob(root, "sources"))}
+FROM {_scan("sources", root)}
 UNION ALL
 SELECT outlet_id, any_value(outlet_name), []::VARCHAR[], []::VARCHAR[], NULL, NULL, false, count(*)
 FROM articles WHERE NOT outlet_known GROUP BY outlet_id"""
@@ -183,6 +227,7 @@ def connect(root: Path) -> Any:
     """Return an in-memory DuckDB connection with the warehouse views (takes no file lock)."""
     import duckdb
 
+    root = check_root(root)
     init_warehouse(root)
     con = duckdb.connect()
     for stmt in catalog_sql(root):
@@ -204,7 +249,7 @@ def ensure_catalog(root: Path) -> str | None:
     """Create or refresh the DuckDB catalog file; return a warning when it is locked by another process."""
     import duckdb
 
-    path = root / CATALOG_FILE
+    path = check_root(root) / CATALOG_FILE
     if path.exists():
         try:
             with duckdb.connect(str(path), read_only=True) as con:
@@ -215,14 +260,34 @@ def ensure_catalog(root: Path) -> str | None:
         except duckdb.Error:
             pass  # missing table, other version, or locked: try to rebuild below
     try:
-        with duckdb.connect(str(path)) as con:
-            for stmt in catalog_sql(root):
-                con.execute(stmt)
-            con.execute("CREATE OR REPLACE TABLE _newsetl_catalog (key VARCHAR, value VARCHAR)")
-            con.execute(
-                "INSERT INTO _newsetl_catalog VALUES ('version', ?), ('root', ?)",
-                [CATALOG_VERSION, str(root.resolve())],
-            )
-    except duckdb.Error as exc:
+        _build_catalog(path)
+    except (duckdb.Error, OSError) as exc:
         return f"catalog {path} not refreshed ({str(exc).splitlines()[0]}); the Parquet data is published"
     return None
+
+
+def _build_catalog(path: Path) -> None:
+    """Write the catalog file at `path` atomically: built elsewhere, then renamed over the old one.
+
+    DuckDB binds a view when it is created, so the build folder links to the warehouse's table folders.
+    Building elsewhere also keeps DuckDB's WAL out of a warehouse path it cannot handle ('?' in it),
+    and readers holding the old catalog open never block the refresh.
+    """
+    import duckdb
+
+    build = Path(tempfile.mkdtemp(prefix="newsetl-catalog-"))
+    try:
+        for name in (*TABLES, "sources"):
+            (build / name).symlink_to(path.parent / name, target_is_directory=True)
+        with duckdb.connect(str(build / CATALOG_FILE)) as con:
+            for stmt in catalog_sql(None):
+                con.execute(stmt)
+            con.execute("CREATE OR REPLACE TABLE _newsetl_catalog (key VARCHAR, value VARCHAR)")
+            con.execute("INSERT INTO _newsetl_catalog VALUES ('version', ?)", [CATALOG_VERSION])
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        shutil.copyfile(build / CATALOG_FILE, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
