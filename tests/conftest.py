@@ -40,11 +40,13 @@ def samples(tmp_path: Path) -> Path:
 def run(tmp_path: Path) -> Callable[..., RunSummary]:
     """Run the plain pipeline (inline, one process) into tmp_path/warehouse."""
 
-    def _run(landing: Path, warehouse: Path | None = None, **overrides: object) -> RunSummary:
+    def _run(
+        landing: Path, warehouse: Path | None = None, now: datetime | None = None, **overrides: object
+    ) -> RunSummary:
         settings = Settings.from_env(
             landing=landing, warehouse=warehouse or tmp_path / "warehouse", **({"workers": 1} | overrides)
         )
-        return run_pipeline(settings, now=overrides.pop("now", None) if "now" in overrides else None)
+        return run_pipeline(settings, now=now)
 
     return _run
 

@@ -52,6 +52,11 @@ class RunContext:
         return conform(with_columns(table, run_cols), schema)
 
 
+def clock() -> datetime:
+    """Return the wall-clock time rows are stamped with (informational: visibility never depends on it)."""
+    return datetime.now(UTC)
+
+
 def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
     """Return the context of a new run over settings.landing into settings.warehouse."""
     landing = Path(settings.landing)
@@ -65,7 +70,7 @@ def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
             f"the landing folder {land} and the warehouse {root} may not contain each other "
             "(a run would read its own output): put them side by side"
         )
-    now = now or datetime.now(UTC)
+    now = now or clock()
     return RunContext(new_run_id(now), now, str(land), str(root), settings)
 
 
@@ -121,7 +126,13 @@ def publish_run(
 
 
 def fail_run(ctx: RunContext, summary: RunSummary, message: str) -> RunSummary:
-    """Record the run as failed (its staged parts are discarded, nothing becomes visible)."""
+    """Record the run as failed (its staged parts are discarded, nothing becomes visible).
+
+    A run that already wrote its `completed` row stays completed: its data is published.
+    """
+    if summary.status == "completed":
+        summary.warnings.append(f"error after the run was committed: {message}")
+        return summary
     summary.status, summary.message = "failed", message
     wh.remove_staging(Path(ctx.root), ctx.run_id)
     _write_run_row(ctx, _run_row(ctx, summary), "end")
@@ -139,7 +150,7 @@ def _run_row(ctx: RunContext, s: RunSummary) -> dict:
     row.update(
         run_id=ctx.run_id,
         started_at=ctx.started_at,
-        updated_at=datetime.now(UTC),
+        updated_at=clock(),
         landing=ctx.landing,
         stage_seconds=json.dumps(s.stage_seconds),
     )

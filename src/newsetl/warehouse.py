@@ -31,7 +31,7 @@ from newsetl.schema import SOURCES, TABLES
 from newsetl.staging import StagePaths, published_name, run_of_published, staging_root
 
 CATALOG_FILE = "newsetl.duckdb"
-CATALOG_VERSION = "3"  # 3: views relative to the catalog file's folder
+CATALOG_VERSION = "4"  # 3: views relative to the catalog file's folder; 4: runs ranked by state, not clock
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
 RUN_TABLES = ("articles", "duplicates", "quarantine", "files", "dedup_index", "validations", "supersessions")
@@ -190,6 +190,12 @@ def _scan(name: str, root: Path | None) -> str:
     return f"read_parquet({where}, union_by_name = true)"
 
 
+# A run's state rows in the order its life can only go (never compared by clock: NTP may step it back):
+# running -> completed | failed, running -> incomplete (found dead by a later run). A committed run
+# stays committed whatever rows or clocks follow.
+_STATE_RANK = "CASE status WHEN 'completed' THEN 3 WHEN 'failed' THEN 2 WHEN 'incomplete' THEN 1 ELSE 0 END"
+
+
 def catalog_sql(root: Path | None) -> list[str]:
     """Return the SQL statements that define every view: over the warehouse at `root` (absolute paths),
     or, with root None, over the folder of the catalog file the views are stored in."""
@@ -197,7 +203,7 @@ def catalog_sql(root: Path | None) -> list[str]:
     stmts += [
         f"""CREATE OR REPLACE VIEW runs AS
 SELECT * EXCLUDE (rn) FROM (
-  SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY updated_at DESC) AS rn
+  SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY {_STATE_RANK} DESC) AS rn
   FROM {_scan("runs", root)}
 ) WHERE rn = 1""",
     ]
