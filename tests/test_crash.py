@@ -138,3 +138,57 @@ def test_killed_worker_fails_the_run_cleanly(samples, tmp_path):
     again = _run_cli(samples, wh, None, **two_workers)
     assert again.returncode == 0, again.stderr[-2000:]
     assert q(wh, "SELECT count(*) FROM articles")[0][0] == 15
+
+
+def test_fault_points_are_the_library_s():
+    """The kill points tested above are every fault point the library has, in run order."""
+    from newsetl.faults import POINTS
+
+    assert tuple(KILL_POINTS) == POINTS
+
+
+def test_workers_die_with_a_killed_run_and_write_nothing_after(tmp_path):
+    """SIGKILL of `newsetl run` mid-parse: its worker processes exit within seconds and touch nothing afterwards."""
+    import signal
+    import time
+
+    import psutil
+
+    rng = random.Random(7)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for f in range(24):
+        rows = [json.dumps({"title": f"Story {f}-{i}", "text": random_text(rng, sentences=10)}) for i in range(250)]
+        (landing / f"feed-{f}.jsonl").write_text("\n".join(rows))
+    wh = tmp_path / "wh"
+    env = os.environ | {"NEWSETL_WORKERS": "2", "NEWSETL_BATCH_SIZE": "100"}
+    env.pop("NEWSETL_FAULT_AT", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(landing), "--warehouse", str(wh)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    workers: list[psutil.Process] = []
+    while time.monotonic() < deadline:
+        workers = [c for c in parent.children(recursive=True) if "multiprocessing" in " ".join(c.cmdline())]
+        if len(workers) >= 2 and list((wh / "_staging").glob("*/clean/*.parquet")):
+            break
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the run never started its workers mid-parse"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"workers outlived their run: {[p.pid for p in alive]}"
+
+    def snapshot() -> dict[str, tuple[int, int]]:
+        return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in wh.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    time.sleep(2)
+    assert snapshot() == before, "something wrote into the warehouse after its run was killed"
+    again = _run_cli(landing, wh, None, NEWSETL_WORKERS="2")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert q(wh, "SELECT count(*) FROM articles")[0][0] == 24 * 250

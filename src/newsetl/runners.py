@@ -6,6 +6,9 @@ single-writer steps (begin, plan, dedup, validate, publish) run in the calling p
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -51,13 +54,30 @@ class _InlineExecutor(Executor):
         return fut
 
 
+def _die_with(parent: int, interval: float = 0.2) -> None:
+    """Worker initializer: exit at once when the run's process is gone, however it ended (SIGKILL included).
+
+    A watchdog thread, not PR_SET_PDEATHSIG: that signal follows the parent *thread* that spawned the
+    worker, and under Prefect the pool is fed from task threads that come and go.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)  # orphaned: nothing of this run may be written any more
+
+    threading.Thread(target=watch, name="newsetl-die-with-run", daemon=True).start()
+
+
 @contextmanager
 def worker_pool(workers: int) -> Iterator[Executor]:
     """Yield an executor for the CPU-bound steps: `workers` spawned processes, or inline when 1."""
     if workers <= 1:
         yield _InlineExecutor()
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("spawn"), initializer=_die_with, initargs=(os.getpid(),)
+    )
     try:
         yield pool
     finally:
