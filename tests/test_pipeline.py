@@ -239,3 +239,35 @@ def test_duckdb_shell_opens_the_catalog(samples, run, tmp_path):
         timeout=60,
     ).stdout
     assert out.split() == ["n", "15"]
+
+
+def test_a_truncated_reupload_supersedes_nothing(tmp_path, run):
+    """A partial (truncated) new version of a loaded file hides none of it; a later complete version replaces both."""
+    import random
+
+    from conftest import random_text
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    rng = random.Random(5)
+    recs = [{"title": f"Story {i}", "text": random_text(rng)} for i in range(100)]
+    feed = landing / "feed.jsonl.gz"
+    feed.write_bytes(gzip.compress("\n".join(json.dumps(r) for r in recs).encode()))
+    assert run(landing).articles_loaded == 100
+    wh = tmp_path / "warehouse"
+    full = gzip.compress("\n".join(json.dumps(r) for r in recs).encode() + b"\n")
+    feed.write_bytes(full[: len(full) // 3])  # the re-upload broke off
+    cut = run(landing)
+    assert cut.status == "completed" and cut.files_failed == 1
+    assert q(wh, "SELECT status FROM files ORDER BY run_id") == [("loaded",), ("partial",)]
+    assert q(wh, "SELECT count(*) FROM supersessions")[0][0] == 0
+    assert q(wh, "SELECT count(*) FROM articles")[0][0] == 100, "the complete version stays current"
+    recs[0]["text"] += " Corrected."
+    feed.write_bytes(gzip.compress("\n".join(json.dumps(r) for r in recs).encode()))
+    fixed = run(landing)
+    assert fixed.files_failed == 0
+    assert q(wh, "SELECT count(*) FROM supersessions")[0][0] == 2, "the complete version replaces both"
+    assert q(wh, "SELECT count(*) FROM articles")[0][0] == 100
+    assert q(wh, "SELECT count(*) FROM articles WHERE text LIKE '%Corrected.'")[0][0] == 1
+    read, landed = accounting(wh)
+    assert read == landed

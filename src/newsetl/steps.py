@@ -63,11 +63,16 @@ class Plan:
     earlier_versions: dict[str, list[str]] = field(default_factory=dict)
 
     def superseded_by(self, file_rows: list[dict]) -> list[dict]:
-        """Return supersession rows for the new versions that loaded (a broken correction replaces nothing)."""
+        """Return supersession rows for the new versions that loaded completely.
+
+        A version read `partial` (a truncated re-upload) or `failed` replaces nothing: it is recorded,
+        its readable records go through dedup like any others, and the earlier versions stay current
+        until a complete version arrives (which then supersedes them and the partial one).
+        """
         return [
             {"path": r["path"], "sha256": old, "superseded_by": r["sha256"]}
             for r in file_rows
-            if r["status"] in ("loaded", "partial") and r["path"] in self.earlier_versions
+            if r["status"] == "loaded" and r["path"] in self.earlier_versions
             for old in self.earlier_versions[r["path"]]
         ]
 
