@@ -121,12 +121,15 @@ def serve_daily(settings: Settings) -> None:
     proc = start_server(settings.prefect_host, settings.prefect_port)
     print(f"Prefect server {'started' if proc else 'reused'} at {url} (UI: {url[:-4]})", flush=True)
     try:
+        from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
         from prefect.deployments.runner import EntrypointType
         from prefect.schedules import Cron
 
         from newsetl_flows.daily_ingest import daily_ingest
 
-        daily_ingest.serve(
+        # One run at a time: a run triggered while another runs waits (AwaitingConcurrencySlot), then runs.
+        one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+        daily_ingest.with_options(timeout_seconds=settings.flow_timeout).serve(
             name=DEPLOYMENT,
             schedules=[Cron(settings.cron, timezone=settings.timezone)],
             parameters={
@@ -137,13 +140,17 @@ def serve_daily(settings: Settings) -> None:
             tags=["newsetl"],
             entrypoint_type=EntrypointType.MODULE_PATH,
             pause_on_shutdown=True,
+            global_limit=one_at_a_time,
         )
     finally:
         stop_server(proc)
 
 
-def trigger_run(settings: Settings, wait: bool = False) -> str:
-    """Create a run of the served deployment now; return its name (and wait for it if asked)."""
+def trigger_run(settings: Settings, wait: bool = False) -> tuple[str, str | None]:
+    """Create a run of the served deployment now; return its line and, when waited for, its final state type.
+
+    The state type is the Prefect one (COMPLETED, FAILED, CRASHED, CANCELLED, ...); None without `wait`.
+    """
     os.environ.update(prefect_env(api_url(settings.prefect_host, settings.prefect_port)))
     if not healthy(os.environ["PREFECT_API_URL"]):
         raise RuntimeError(f"no Prefect server at {os.environ['PREFECT_API_URL']}: start it with `newsetl serve`")
@@ -152,4 +159,7 @@ def trigger_run(settings: Settings, wait: bool = False) -> str:
     run = run_deployment(f"daily-ingest/{DEPLOYMENT}", timeout=None if wait else 0)
     assert not inspect.isawaitable(run)  # called from sync code: the sync variant ran
     state = run.state.name if run.state else "Scheduled"
-    return f"{run.name} ({run.id}): {state}"
+    line = f"{run.name} ({run.id}): {state}"
+    if run.state and run.state.message and not run.state.is_completed():
+        line += f" - {run.state.message}"
+    return line, (run.state.type.value if wait and run.state else None)

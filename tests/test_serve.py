@@ -222,6 +222,48 @@ def test_manual_run_reports_to_the_running_server(served, tmp_path):
     assert any("published run" in log["message"] for log in logs), [log["message"] for log in logs][:20]
 
 
+def _trigger(served, *args: str) -> subprocess.CompletedProcess:
+    port = served.api.rsplit(":", 1)[1].split("/")[0]
+    env = os.environ | {"PREFECT_HOME": str(served.home), "NEWSETL_PREFECT_PORT": port}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "trigger", *args, "--warehouse", str(served.warehouse)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_runs_queue_one_at_a_time_and_trigger_wait_tells_the_truth(served):
+    """Two runs triggered together both complete, one after the other; --wait exits 1 for a Failed run, 0 when done."""
+    first, second = _trigger(served), _trigger(served)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    ids = [out.stdout.split("(")[1].split(")")[0] for out in (first, second)]
+    done = [
+        _wait(
+            lambda i=i: (r := served.get(f"/flow_runs/{i}"))["state_type"] in ("COMPLETED", "FAILED", "CRASHED") and r,
+            300,
+            "the queued runs",
+            step=2,
+        )
+        for i in ids
+    ]
+    assert [r["state_type"] for r in done] == ["COMPLETED", "COMPLETED"], [r["state"]["message"] for r in done]
+    a, b = sorted(done, key=lambda r: r["start_time"])
+    assert b["start_time"] >= a["end_time"], "the second run waited for the first"
+
+    from newsetl.warehouse import run_lock
+
+    with run_lock(served.warehouse):  # the warehouse is busy: the triggered run fails
+        failed = _trigger(served, "--wait")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "Failed" in failed.stdout and "another newsetl run" in failed.stdout, failed.stdout
+    ok = _trigger(served, "--wait")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Completed" in ok.stdout and "records_in" in ok.stdout and "completed" in ok.stdout, ok.stdout
+
+
 def test_stopping_pauses_the_schedule_and_the_server(served):
     """SIGTERM ends `newsetl serve` cleanly: the deployment is paused and the server it started stops."""
     served.proc.send_signal(signal.SIGTERM)

@@ -205,13 +205,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
+    from newsetl.summary import EXIT_BROKEN_INPUT, EXIT_FAILED, EXIT_OK, is_broken_input
     from newsetl_flows.serve import trigger_run
 
+    settings = _serve_settings(args)
     try:
-        print(trigger_run(_serve_settings(args), wait=args.wait))
+        line, state = trigger_run(settings, wait=args.wait)
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
-    return 0
+    print(line)
+    if not args.wait:
+        return EXIT_OK
+    if Path(settings.warehouse).is_dir():  # what the run left in the warehouse (the run summary's counts)
+        print(_run_query(Path(settings.warehouse), LAST_RUN_SQL, "table"))
+    if state == "COMPLETED":
+        return EXIT_OK
+    # A flow run Failed by the broken-input policy published its data: the same exit code as `newsetl run`.
+    return EXIT_BROKEN_INPUT if state == "FAILED" and is_broken_input(line) else EXIT_FAILED
+
+
+LAST_RUN_SQL = """SELECT run_id, status, records_in, articles_loaded, exact_duplicates + near_duplicates AS duplicates,
+       parse_quarantined + clean_quarantined + validation_quarantined AS quarantined, message
+FROM runs ORDER BY run_id DESC LIMIT 1"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,7 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
         "newsetl trigger --wait",
     )
     g.add_argument("--port", type=int, help="Prefect server port (default: $NEWSETL_PREFECT_PORT or 4200)")
-    g.add_argument("--wait", action="store_true", help="wait for the run to finish")
+    g.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the run to finish; exit 0 when it completed, 4 for broken input, 1 when it failed or crashed",
+    )
     g.set_defaults(func=cmd_trigger)
 
     c = add(

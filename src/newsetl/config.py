@@ -50,6 +50,8 @@ class Settings:
     # The daily schedule (`newsetl serve`): cron expression and its time zone.
     cron: str = "0 6 * * *"
     timezone: str = "UTC"
+    # A daily-ingest flow run that takes longer than this is stopped and marked Failed (TimedOut).
+    flow_timeout: int = field(default=6 * 3600, metadata=_range(1))
     # Where the local Prefect server listens (UI and API).
     prefect_host: str = "127.0.0.1"
     prefect_port: int = field(default=4200, metadata=_range(1, 65535))

@@ -59,6 +59,9 @@ class RunSummary:
         return asdict(self)
 
 
+_POLICY_NAME = "NEWSETL_MAX_QUARANTINE_SHARE"
+
+
 def broken_input(summary: RunSummary, max_share: float) -> str | None:
     """Return why a completed run's input counts as broken (quarantine share above `max_share`), or None."""
     share = summary.quarantine_share
@@ -67,8 +70,13 @@ def broken_input(summary: RunSummary, max_share: float) -> str | None:
     reasons = ", ".join(f"{k} {v}" for k, v in list(summary.quarantine_reasons.items())[:3])
     return (
         f"{share:.0%} of {summary.records_in} records were quarantined, above the limit of {max_share:.0%}"
-        f" (NEWSETL_MAX_QUARANTINE_SHARE); top reasons: {reasons or 'n/a'}"
+        f" ({_POLICY_NAME}); top reasons: {reasons or 'n/a'}"
     )
+
+
+def is_broken_input(message: str | None) -> bool:
+    """Return True when `message` (a flow run's state message) is broken_input's verdict."""
+    return bool(message) and _POLICY_NAME in str(message)
 
 
 def exit_code(summary: RunSummary, max_share: float) -> int:
