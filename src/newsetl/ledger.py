@@ -203,3 +203,50 @@ def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict]) -> pa
             WHERE article_id IN (SELECT article_id FROM hits)
             """
         ).to_arrow_table()
+
+
+def _versions_table(versions: list[dict]) -> pa.Table:
+    return pa.table(
+        {"path": [v["path"] for v in versions], "sha256": [v["sha256"] for v in versions]},
+        schema=pa.schema([("path", pa.string()), ("sha256", pa.string())]),
+    )
+
+
+def articles_of_versions(ctx: RunContext, versions: list[dict]) -> list[dict]:
+    """Return article_id, text_hash of the current articles read from file versions (path, sha256)."""
+    if not versions:
+        return []
+    with wh.views(Path(ctx.root)) as con:
+        con.register("v", _versions_table(versions))
+        return (
+            con.execute(
+                "SELECT article_id, text_hash FROM articles a JOIN v ON v.path = a.source_file AND v.sha256 = a.file_sha256"
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+
+
+def copies_of(ctx: RunContext, article_ids: list[str]) -> pa.Table:
+    """Return the visible `duplicates` rows (duplicate_of as the views resolve it) that copy `article_ids`."""
+    with wh.views(Path(ctx.root)) as con:
+        con.register("ids", pa.table({"id": pa.array(article_ids, pa.string())}))
+        return con.execute("SELECT * FROM duplicates WHERE duplicate_of IN (SELECT id FROM ids)").to_arrow_table()
+
+
+def articles_with_text(ctx: RunContext, text_hashes: list[str], excluding: list[dict]) -> list[dict]:
+    """Return current articles with one of `text_hashes`, other than those of the file versions `excluding`."""
+    if not text_hashes:
+        return []
+    with wh.views(Path(ctx.root)) as con:
+        con.register("h", pa.table({"text_hash": pa.array(text_hashes, pa.string())}))
+        con.register("x", _versions_table(excluding))
+        return (
+            con.execute(
+                "SELECT article_id, text_hash, published_at, NULL::BIGINT AS ingest_order FROM articles a "
+                "WHERE text_hash IN (SELECT text_hash FROM h) "
+                "AND NOT EXISTS (SELECT 1 FROM x WHERE x.path = a.source_file AND x.sha256 = a.file_sha256)"
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )

@@ -92,6 +92,13 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
             f"{summary.validation_quarantined} quarantined; languages {summary.languages}"
         )
 
+        with timed("copies"):
+            dup_parts = [t.duplicates for t in tags if t.duplicates]
+            fixes = runner.one("resolve-copies", steps.resolve_copies, ctx, superseded, dup_parts, validated)
+        summary.copy_fixes = fixes.counts()
+        if fixes.rows:
+            runner.log(f"copies of lost articles: {summary.copy_fixes}")
+
         fault("after_validate")
         with timed("publish"):
             validation = [v.validation for v in validated if v.validation]

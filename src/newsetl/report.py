@@ -59,6 +59,8 @@ def summary_lines(s: RunSummary) -> str:
     ]
     if s.quarantine_reasons:
         lines.append("  quarantine " + ", ".join(f"{k} {v}" for k, v in s.quarantine_reasons.items()))
+    if s.copy_fixes:
+        lines.append("  copies     " + ", ".join(f"{v} {k}" for k, v in s.copy_fixes.items()) + " (of lost articles)")
     if s.languages:
         lines.append("  languages  " + ", ".join(f"{k} {v}" for k, v in s.languages.items()))
     if s.outlets:

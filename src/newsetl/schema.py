@@ -91,7 +91,8 @@ ARTICLES = pa.schema(
     ]
 )
 
-# Every dropped copy, with what it duplicates.
+# Every dropped copy, with what it duplicates. It keeps the cleaned fields an article is made of, so a
+# copy can be promoted to an article when the one it copies is lost (superseded or quarantined).
 DUPLICATES = pa.schema(
     [
         pa.field("article_id", pa.string(), nullable=False),
@@ -107,6 +108,35 @@ DUPLICATES = pa.schema(
         pa.field("file_sha256", pa.string()),
         pa.field("record_no", pa.int32()),
         pa.field("format", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+        # Added with copy promotion (older parts read them as null).
+        pa.field("ingest_order", pa.int64()),
+        pa.field("outlet_meta", pa.string()),
+        pa.field("outlet_header", pa.string()),
+        pa.field("outlet_trailer", pa.string()),
+        pa.field("site_name", pa.string()),
+        pa.field("folder", pa.string()),
+        pa.field("published_offset", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("language_given", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("category", pa.string()),
+        pa.field("word_count", pa.int32()),
+    ]
+)
+
+# What a run did to copies whose article was lost (superseded by a correction, or quarantined by
+# validation), so every row of `duplicates` points at a row of `articles`. Published rows are never
+# rewritten: the views apply these.
+COPY_FIXES = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),  # the copy
+        pa.field("action", pa.string(), nullable=False),  # promoted | repointed | demoted
+        pa.field("lost", pa.string(), nullable=False),  # the article it copied, now gone
+        pa.field("target", pa.string()),  # repointed: the article it copies now
+        pa.field("reason", pa.string()),  # demoted: copy_of_quarantined | copy_of_superseded
+        pa.field("detail", pa.string()),
         pa.field("run_id", pa.string()),
         pa.field("ingest_date", pa.date32()),
     ]
@@ -253,6 +283,7 @@ TABLES: dict[str, pa.Schema] = {
     "dedup_index": DEDUP_INDEX,
     "validations": VALIDATIONS,
     "supersessions": SUPERSESSIONS,
+    "copy_fixes": COPY_FIXES,
     "runs": RUNS,
 }
 

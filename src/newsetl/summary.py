@@ -42,6 +42,8 @@ class RunSummary:
     languages: dict[str, int] = field(default_factory=dict)
     outlets: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # Copies of articles this run lost (newsetl.copies): promoted / repointed / demoted -> count.
+    copy_fixes: dict[str, int] = field(default_factory=dict)
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
 

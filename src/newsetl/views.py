@@ -4,8 +4,11 @@
 VIEWS = {
     "articles": "one row per current article (the versions no corrected file superseded)",
     "articles_all": "every loaded article, superseded versions included",
-    "duplicates": "exact and near copies, each with the article it duplicates (duplicate_of)",
+    "duplicates": "exact and near copies, each pointing at an article in `articles` (duplicate_of)",
+    "duplicates_all": "copies as first recorded, before copy_fixes re-pointed, promoted or demoted them",
     "quarantine": "records that could not be loaded: stage, reason, detail and the raw record",
+    "quarantine_all": "quarantine without copies demoted by copy_fixes",
+    "copy_fixes": "what runs did to copies of lost articles: promoted, repointed or demoted (with why)",
     "files": "one row per file version seen: status (loaded, partial, failed, ...), records, error",
     "runs": "one row per run: status, counts of every stage, seconds per stage",
     "sources": "outlets: the registry (known) and outlets found in articles (not known)",

@@ -31,12 +31,23 @@ from newsetl.schema import SOURCES, TABLES
 from newsetl.staging import StagePaths, published_name, run_of_published, staging_root
 
 CATALOG_FILE = "newsetl.duckdb"
-CATALOG_VERSION = "4"  # 3: views relative to the catalog file's folder; 4: runs ranked by state, not clock
+CATALOG_VERSION = "5"  # 3: relative to its folder; 4: runs ranked by state; 5: copy_fixes applied
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
-RUN_TABLES = ("articles", "duplicates", "quarantine", "files", "dedup_index", "validations", "supersessions")
+RUN_TABLES = (
+    "articles",
+    "duplicates",
+    "quarantine",
+    "files",
+    "dedup_index",
+    "validations",
+    "supersessions",
+    "copy_fixes",
+)
 # Tables whose rows of a superseded file version are hidden (kept in `articles_all`).
 _VERSIONED = ("articles", "dedup_index")
+# Tables whose view applies copy_fixes (the raw rows stay in `<table>_all`).
+_FIXED = ("duplicates", "quarantine")
 
 
 class WarehouseBusy(RuntimeError):
@@ -209,7 +220,7 @@ SELECT * EXCLUDE (rn) FROM (
     ]
     completed = "run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"
     for name in ("supersessions", *[t for t in RUN_TABLES if t != "supersessions"]):
-        view = f"{name}_all" if name in _VERSIONED else name
+        view = f"{name}_all" if name in _VERSIONED + _FIXED else name
         stmts.append(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_scan(name, root)} WHERE {completed}")
     for name in _VERSIONED:
         # Current versions only: rows of a file version a later version of the same path superseded are hidden.
@@ -218,6 +229,26 @@ SELECT * EXCLUDE (rn) FROM (
 SELECT * FROM {name}_all t
 WHERE NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"""
         )
+    # Copies of a lost article point at the copy promoted in its place, or at a surviving article
+    # with the same text; promoted copies are articles now; copies left with nothing are quarantined.
+    stmts.append(
+        """CREATE OR REPLACE VIEW duplicates AS
+SELECT d.* REPLACE (coalesce(r.target, d.duplicate_of) AS duplicate_of)
+FROM duplicates_all d
+LEFT JOIN (
+  SELECT article_id, min(target) AS target FROM copy_fixes
+  WHERE action = 'repointed' AND target IN (SELECT article_id FROM articles) GROUP BY article_id
+) r ON r.article_id = d.article_id
+WHERE d.article_id NOT IN (SELECT article_id FROM copy_fixes WHERE action IN ('promoted', 'demoted'))"""
+    )
+    stmts.append(
+        """CREATE OR REPLACE VIEW quarantine AS
+SELECT * FROM quarantine_all
+UNION ALL BY NAME
+SELECT d.article_id AS record_id, 'dedup' AS stage, f.reason, f.detail, d.title, d.text AS raw, d.source_file,
+       d.file_sha256, d.record_no, d.format, f.run_id, f.ingest_date
+FROM duplicates_all d JOIN copy_fixes f ON f.article_id = d.article_id AND f.action = 'demoted'"""
+    )
     stmts.append(
         f"""CREATE OR REPLACE VIEW sources AS
 SELECT outlet_id, name, aliases, domains, country, language, true AS known, NULL::BIGINT AS articles
