@@ -208,7 +208,7 @@ def test_begin_run_marks_dead_runs_incomplete_and_removes_their_parts(ctx, landi
     write_jsonl(landing / "feed.jsonl", [record(1)])
     parsed(ctx)  # staged, never published: the process "dies" here
     nxt = ledger.new_run(ctx.settings, NOW + timedelta(minutes=5))
-    assert ledger.begin_run(nxt) == [ctx.run_id]
+    assert ledger.begin_run(nxt).dead == [ctx.run_id]
     assert not ctx.stage.dir.exists()
     assert dict(q(Path(ctx.root), "SELECT run_id, status FROM runs")) == {
         ctx.run_id: "incomplete",

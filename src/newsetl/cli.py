@@ -176,6 +176,38 @@ def cmd_rebuild_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from newsetl import storage
+    from newsetl.ledger import committed_and_repaired
+    from newsetl.summary import EXIT_FAILED, EXIT_OK
+
+    root = _warehouse(args)
+    if not root.is_dir():
+        raise UserError(f"warehouse {root} does not exist")
+    committed, handled = committed_and_repaired(root)
+    health = storage.check_parts(root, committed, full=True)
+    damage = [d for d in health.damage if d.name not in handled]
+    for d in damage:
+        print(f"damaged  {d.line()}")
+    if damage and args.repair:
+        from newsetl.warehouse import run_lock
+
+        movable = [d for d in damage if d.table != "runs"]  # a run's state rows are restored by the next run
+        with run_lock(root):  # no run may publish while parts move
+            for d in movable:
+                storage.set_aside(root, d)
+        print(f"set {len(movable)} part(s) aside under {root / storage.DAMAGED}; the next `newsetl run` reloads them")
+    if damage:
+        if not args.repair:
+            print(
+                f"checked {health.checked} parts: {len(damage)} damaged; the next `newsetl run` sets aside the ones "
+                "whose size changed, `newsetl check --repair` all of them; their files are then read again"
+            )
+        return EXIT_FAILED
+    print(f"checked {health.checked} parts: every part is readable and matches its size and checksum")
+    return EXIT_OK
+
+
 def _serve_settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         landing=getattr(args, "landing", None),
@@ -306,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait for the run to finish; exit 0 when it completed, 4 for broken input, 1 when it failed or crashed",
     )
     g.set_defaults(func=cmd_trigger)
+
+    k = add(
+        "check",
+        "Verify every published part against the manifest (size, checksum) and that it reads; exit 1 on damage.",
+        "newsetl check --warehouse warehouse",
+    )
+    k.add_argument("--repair", action="store_true", help="set damaged parts aside (the next run reloads their files)")
+    k.set_defaults(func=cmd_check)
 
     c = add(
         "rebuild-catalog",

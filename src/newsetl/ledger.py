@@ -7,19 +7,22 @@ publish_run writes its `completed` row, the commit point; begin_run turns runs a
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from newsetl import storage
 from newsetl import warehouse as wh
 from newsetl.config import InputError, Settings
 from newsetl.faults import fault
-from newsetl.schema import FILES, RUNS, SUPERSESSIONS, VALIDATIONS, conform, from_rows, with_columns
+from newsetl.schema import FILES, REPAIRS, RUNS, SUPERSESSIONS, VALIDATIONS, conform, from_rows, with_columns
 from newsetl.sources import default_registry
-from newsetl.staging import StagePaths, new_run_id, published_name
+from newsetl.staging import StagePaths, new_run_id, published_name, run_of_published
 from newsetl.summary import RunSummary
 from newsetl.validate import summarize_results
 
@@ -74,8 +77,18 @@ def new_run(settings: Settings, now: datetime | None = None) -> RunContext:
     return RunContext(new_run_id(now), now, str(land), str(root), settings)
 
 
-def begin_run(ctx: RunContext) -> list[str]:
-    """Prepare the warehouse and record the run as running; return ids of earlier runs found incomplete.
+@dataclass
+class Begun:
+    """What begin_run found: runs a crash left unfinished, and damaged parts (set aside; versions to reload)."""
+
+    dead: list[str]
+    # (path, sha256) -> the damaged parts that held rows of that file version: (hidden_run, part, table, problem)
+    reload: dict[tuple[str, str], list[tuple[str, str, str, str]]]
+    repaired: list[str]  # one line per damaged part, for the run summary
+
+
+def begin_run(ctx: RunContext) -> Begun:
+    """Prepare the warehouse, set damaged parts aside, record the run as running; return what was found.
 
     Must be called under warehouse.run_lock: any run still marked running then is dead.
     """
@@ -83,6 +96,7 @@ def begin_run(ctx: RunContext) -> list[str]:
     wh.init_warehouse(root)
     wh.remove_staging(root)
     wh.remove_temp_files(root)
+    reload, repaired = _heal_storage(ctx)
     with wh.views(root) as con:
         dead = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
         unfinished = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status <> 'completed'").fetchall()}
@@ -92,7 +106,90 @@ def begin_run(ctx: RunContext) -> list[str]:
     wh.remove_parts_of(root, unfinished)
     row = {"run_id": ctx.run_id, "status": "running", "started_at": ctx.started_at, "landing": ctx.landing}
     _write_run_row(ctx, row | {"updated_at": ctx.started_at}, "start")
-    return dead
+    return Begun(dead, reload, repaired)
+
+
+def _heal_storage(ctx: RunContext) -> tuple[dict, list[str]]:
+    """Find damaged or missing parts (sizes and footers, not checksums), set them aside, restore what can be.
+
+    Returns the file versions to read again and one line per damaged part. Views cannot be trusted
+    before this ran (one damaged part makes a whole view fail), so it reads the runs and repairs
+    parts one by one.
+    """
+    root = Path(ctx.root)
+    committed, handled = committed_and_repaired(root)
+    health = storage.check_parts(root, committed)
+    reload: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+    rows: list[dict] = []
+    for d in health.damage:
+        if d.name in handled:
+            continue
+        storage.set_aside(root, d)
+        outcome = "set_aside"
+        if storage.is_schema_marker(d):
+            outcome = "recreated"
+        elif d.table == "runs" and d.name.endswith("-end.parquet") and d.run_id and _published_anything(root, d.run_id):
+            # Parts are published only just before the end row: the run had committed.
+            row = {"run_id": d.run_id, "status": "completed", "message": "end row restored after damage (counts lost)"}
+            _write_run_row(ctx, row | {"updated_at": ctx.started_at}, f"restored-{ctx.run_id}")
+            outcome = "restored"
+        elif d.sources:
+            for path, sha in d.sources:
+                reload.setdefault((path, sha), []).append((d.run_id or "", d.name, d.table, d.problem))
+            continue
+        elif d.table in wh.RELOADABLE:
+            outcome = "lost"  # a part no manifest lists: which files it held is unknown
+        rows.append({"damaged_part": d.name, "table": d.table, "problem": d.problem, "outcome": outcome})
+    wh.init_warehouse(root)  # re-creates a schema file set aside
+    if rows:
+        stamped = [r | {"run_id": ctx.run_id, "ingest_date": ctx.ingest_date} for r in rows]
+        wh.write_parquet(from_rows(stamped, REPAIRS), ctx.stage.table_dir("repairs") / "found.parquet")
+    lines = [f"{d.line()}: set aside" for d in health.damage if d.name not in handled]
+    return reload, lines
+
+
+def committed_and_repaired(root: Path) -> tuple[set[str], set[str]]:
+    """Return the ids of committed runs and the damaged parts they already handled (reads parts one by one,
+    so a damaged part cannot hide the others)."""
+    statuses: dict[str, set[str]] = {}
+    for part in (root / "runs").glob("ingest_date=*/*.parquet"):
+        with contextlib.suppress(OSError, pa.ArrowException):
+            for r in pq.read_table(part, columns=["run_id", "status"]).to_pylist():
+                statuses.setdefault(r["run_id"], set()).add(r["status"])
+    committed = {run for run, states in statuses.items() if "completed" in states}
+    handled: set[str] = set()
+    for part in (root / "repairs").glob("ingest_date=*/*.parquet"):
+        with contextlib.suppress(OSError, pa.ArrowException):
+            t = pq.read_table(part, columns=["damaged_part", "run_id"])
+            handled.update(r["damaged_part"] for r in t.to_pylist() if r["run_id"] in committed)
+    return committed, handled
+
+
+def _published_anything(root: Path, run_id: str) -> bool:
+    return any(
+        run_of_published(p.name) == run_id
+        for table in wh.RUN_TABLES
+        for p in (root / table).glob("ingest_date=*/*.parquet")
+    )
+
+
+def repair_rows(ctx: RunContext, reload: dict, found: set[tuple[str, str]]) -> list[dict]:
+    """Return REPAIRS rows for the versions to reload: `reloaded` when found in the landing folder, else `lost`."""
+    return [
+        {
+            "damaged_part": part,
+            "table": table,
+            "problem": problem,
+            "outcome": "reloaded" if version in found else "lost",
+            "path": version[0],
+            "sha256": version[1],
+            "hidden_run": hidden if version in found else None,
+            "run_id": ctx.run_id,
+            "ingest_date": ctx.ingest_date,
+        }
+        for version, holders in sorted(reload.items())
+        for hidden, part, table, problem in holders
+    ]
 
 
 def publish_run(
@@ -112,6 +209,11 @@ def publish_run(
     if validation:
         results = ctx.stamp(summarize_results(validation, ctx.run_id), VALIDATIONS)
         wh.write_parquet(results, stage.run_table("validations"))
+    manifest = stage.run_table("parts")
+    if not manifest.exists():  # a retried publish keeps the manifest of the first try
+        staged = [(t, p) for t in wh.RUN_TABLES if t != "parts" for p in sorted(stage.table_dir(t).glob("*.parquet"))]
+        if staged:
+            wh.write_parquet(storage.manifest(root, staged, ctx.run_id, ctx.ingest_date), manifest)
     wh.write_parquet(default_registry().to_table(), root / "sources" / "registry" / "sources.parquet")
     wh.publish_staged(stage, ctx.ingest_date, after_each=lambda: fault("mid_publish"))
     fault("before_commit")

@@ -41,13 +41,16 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
     On any error the run is recorded as failed, nothing it staged becomes visible, and the
     error is raised again.
     """
-    runner.one("begin-run", ledger.begin_run, ctx, retries=2)
+    begun: ledger.Begun = runner.one("begin-run", ledger.begin_run, ctx, retries=2)
     fault("after_begin")
     summary = RunSummary(ctx.run_id, "running", ctx.landing, ctx.root)
+    if begun.repaired:
+        summary.warnings.append(f"storage: {len(begun.repaired)} damaged part(s): " + "; ".join(begun.repaired))
+        runner.log(summary.warnings[-1])
     timed = _timer(summary)
     try:
         with timed("discover"):
-            plan: steps.Plan = runner.one("discover-files", steps.plan_files, ctx, retries=2)
+            plan: steps.Plan = runner.one("discover-files", steps.plan_files, ctx, begun.reload, retries=2)
         fault("after_discover")
         runner.log(
             f"discover: {plan.files_seen} files seen, {plan.files_skipped} already loaded, "
@@ -69,7 +72,9 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
 
         parts = [p for c in chunks for p in c.parts]
         with timed("dedup"):
-            dedup: steps.DedupResult = runner.one("dedup", steps.dedup_run, ctx, parts, superseded)
+            # Versions read again replace their own earlier rows: they are not history to dedup against.
+            replaced = superseded + plan.reloaded
+            dedup: steps.DedupResult = runner.one("dedup", steps.dedup_run, ctx, parts, replaced)
         fault("after_dedup")
         summary.exact_duplicates, summary.near_duplicates = dedup.exact, dedup.near
         runner.log(f"dedup: {dedup.kept} unique, {dedup.exact} exact and {dedup.near} near duplicates")

@@ -253,6 +253,38 @@ SOURCES = pa.schema(
     ]
 )
 
+# The manifest of published parts: what each run published, with checksums (newsetl check, self-healing).
+_VERSION = pa.struct([pa.field("path", pa.string()), pa.field("sha256", pa.string())])
+PARTS = pa.schema(
+    [
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),  # path relative to the warehouse root
+        pa.field("size", pa.int64()),
+        pa.field("sha256", pa.string()),
+        pa.field("rows", pa.int64()),
+        pa.field("sources", pa.list_(_VERSION)),  # the file versions whose records the part holds
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# What runs did about damaged or missing published parts (storage.py): one row per damaged part and
+# file version it held. `reloaded` versions were read again from the landing folder and the rows they
+# had in `hidden_run` are hidden, so nothing is doubled; `lost` ones were no longer there.
+REPAIRS = pa.schema(
+    [
+        pa.field("damaged_part", pa.string(), nullable=False),  # relative to the warehouse root
+        pa.field("table", pa.string()),
+        pa.field("problem", pa.string()),  # missing | size | checksum | unreadable
+        pa.field("outcome", pa.string()),  # reloaded | lost | restored | recreated | set_aside
+        pa.field("path", pa.string()),
+        pa.field("sha256", pa.string()),
+        pa.field("hidden_run", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
 # ---- Intermediate tables: staged between the steps of one run, never published.
 
 # MinHash fingerprints of a text (dedup.fingerprint_texts), kept from parse to the dedup index.
@@ -284,6 +316,8 @@ TABLES: dict[str, pa.Schema] = {
     "validations": VALIDATIONS,
     "supersessions": SUPERSESSIONS,
     "copy_fixes": COPY_FIXES,
+    "repairs": REPAIRS,
+    "parts": PARTS,
     "runs": RUNS,
 }
 

@@ -34,6 +34,7 @@ from newsetl.schema import (
     DUPLICATES,
     QUARANTINE,
     RAW,
+    REPAIRS,
     STAGED,
     TAGGED,
     conform,
@@ -62,6 +63,8 @@ class Plan:
     file_rows: list[dict]  # rows for files that will not be read (unsupported, unreadable)
     # path -> sha256s of its earlier loaded versions, for paths that arrived with new content
     earlier_versions: dict[str, list[str]] = field(default_factory=dict)
+    # file versions read again because a part holding their rows was damaged (ledger.Begun.reload)
+    reloaded: list[dict] = field(default_factory=list)
 
     def superseded_by(self, file_rows: list[dict]) -> list[dict]:
         """Return supersession rows for the new versions that loaded completely.
@@ -78,9 +81,15 @@ class Plan:
         ]
 
 
-def plan_files(ctx: RunContext) -> Plan:
-    """Return the run's Plan: new file versions grouped in chunks; known versions skipped."""
+def plan_files(ctx: RunContext, reload: dict | None = None) -> Plan:
+    """Return the run's Plan: new file versions grouped in chunks; known versions skipped.
+
+    reload: file versions (path, sha256) to read again although known (their rows sat in a damaged
+    part); the plan records which were found (and writes the run's repairs rows for them).
+    """
     known, loaded = ledger.file_versions(ctx)
+    reload = reload or {}
+    found: set[tuple[str, str]] = set()
     earlier: dict[str, list[str]] = {}
     chunks: list[list[tuple[int, FileEntry]]] = []
     current: list[tuple[int, FileEntry]] = []
@@ -88,15 +97,18 @@ def plan_files(ctx: RunContext) -> Plan:
     rows: list[dict] = []
     for index, entry in enumerate(discover_files(ctx.landing)):
         seen += 1
-        if (entry.path, entry.sha256) in known:
+        if (entry.path, entry.sha256) in reload:
+            found.add((entry.path, entry.sha256))
+        elif (entry.path, entry.sha256) in known:
             skipped += 1
             continue
         if entry.error or entry.format is None:
             status = "failed" if entry.error else "unsupported"
             rows.append(_file_row(ctx, entry, status, 0, entry.error or UNSUPPORTED))
             continue
-        if entry.path in loaded:
-            earlier[entry.path] = loaded[entry.path]
+        olds = [sha for sha in loaded.get(entry.path, []) if sha != entry.sha256]  # a reloaded version is not its own
+        if olds:
+            earlier[entry.path] = olds
         current.append((index, entry))
         size += entry.size
         if size >= CHUNK_BYTES or len(current) >= CHUNK_FILES:
@@ -106,7 +118,11 @@ def plan_files(ctx: RunContext) -> Plan:
         chunks.append(current)
     if seen == 0:
         raise InputError(f"landing folder {ctx.landing} has no files")
-    return Plan(chunks, seen, skipped, rows, earlier)
+    if reload:
+        repairs = ledger.repair_rows(ctx, reload, found)
+        wh.write_parquet(from_rows(repairs, REPAIRS), ctx.stage.table_dir("repairs") / "reloads.parquet")
+    reloaded = [{"path": p, "sha256": h} for p, h in sorted(found)]
+    return Plan(chunks, seen, skipped, rows, earlier, reloaded)
 
 
 def _file_row(ctx: RunContext, entry: FileEntry, status: str, count: int, error: str | None) -> dict:

@@ -14,6 +14,8 @@ VIEWS = {
     "sources": "outlets: the registry (known) and outlets found in articles (not known)",
     "validations": "Great Expectations results, one row per expectation and run",
     "supersessions": "file versions a corrected file replaced (path, sha256, superseded_by)",
+    "parts": "the manifest: every published part with its size, checksum, rows and file versions",
+    "repairs": "damaged or missing parts runs found, and what they did: reloaded, lost, restored",
     "dedup_index": "fingerprints of current articles (text hash, MinHash signature, LSH bands)",
     "dedup_index_all": "fingerprints of every loaded article, superseded versions included",
 }

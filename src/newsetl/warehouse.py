@@ -31,7 +31,7 @@ from newsetl.schema import SOURCES, TABLES
 from newsetl.staging import StagePaths, published_name, run_of_published, staging_root
 
 CATALOG_FILE = "newsetl.duckdb"
-CATALOG_VERSION = "5"  # 3: relative to its folder; 4: runs ranked by state; 5: copy_fixes applied
+CATALOG_VERSION = "6"  # 3: relative to its folder; 4: runs by state; 5: copy_fixes; 6: repairs, parts
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
 RUN_TABLES = (
@@ -43,11 +43,21 @@ RUN_TABLES = (
     "validations",
     "supersessions",
     "copy_fixes",
+    "repairs",
+    "parts",  # moved last, after every part the manifest lists
 )
 # Tables whose rows of a superseded file version are hidden (kept in `articles_all`).
 _VERSIONED = ("articles", "dedup_index")
 # Tables whose view applies copy_fixes (the raw rows stay in `<table>_all`).
 _FIXED = ("duplicates", "quarantine")
+# Tables whose rows name their file version (path column, sha256 column): repairs can reload them.
+RELOADABLE = {
+    "articles": ("source_file", "file_sha256"),
+    "duplicates": ("source_file", "file_sha256"),
+    "quarantine": ("source_file", "file_sha256"),
+    "dedup_index": ("source_file", "file_sha256"),
+    "files": ("path", "sha256"),
+}
 
 
 class WarehouseBusy(RuntimeError):
@@ -219,9 +229,18 @@ SELECT * EXCLUDE (rn) FROM (
 ) WHERE rn = 1""",
     ]
     completed = "run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"
-    for name in ("supersessions", *[t for t in RUN_TABLES if t != "supersessions"]):
+    first = ("supersessions", "repairs")
+    for name in (*first, *[t for t in RUN_TABLES if t not in first]):
         view = f"{name}_all" if name in _VERSIONED + _FIXED else name
-        stmts.append(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_scan(name, root)} WHERE {completed}")
+        where = completed
+        if name in RELOADABLE:
+            # Rows of a file version a later run read again (a part holding some of them was damaged).
+            path, sha = RELOADABLE[name]
+            where += (
+                " AND NOT EXISTS (SELECT 1 FROM repairs r WHERE r.outcome = 'reloaded' AND r.hidden_run = t.run_id"
+                f" AND r.path = t.{path} AND r.sha256 = t.{sha})"
+            )
+        stmts.append(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_scan(name, root)} t WHERE {where}")
     for name in _VERSIONED:
         # Current versions only: rows of a file version a later version of the same path superseded are hidden.
         stmts.append(
@@ -268,7 +287,16 @@ def connect(root: Path) -> Any:
     init_warehouse(root)
     con = duckdb.connect()
     for stmt in catalog_sql(root):
-        con.execute(stmt)
+        try:
+            con.execute(stmt)
+        except duckdb.Error as exc:
+            # A damaged part breaks its view (and views over it) but not the others: the broken view
+            # says why in one line, and the next run (or `newsetl check`) finds the part.
+            name = stmt.split(" VIEW ", 1)[1].split()[0] if " VIEW " in stmt else None
+            if name is None:
+                raise
+            reason = _sql_string(f"view {name} cannot be read ({str(exc).splitlines()[0]}); run `newsetl check`")
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT error({reason}) AS error")
     return con
 
 
