@@ -121,6 +121,15 @@ def serve_daily(settings: Settings) -> None:
     proc = start_server(settings.prefect_host, settings.prefect_port)
     print(f"Prefect server {'started' if proc else 'reused'} at {url} (UI: {url[:-4]})", flush=True)
     try:
+        if settings.notify_url:
+            from newsetl_flows.notify import setup_notifications
+
+            setup_notifications(settings.notify_url, f"daily-ingest/{DEPLOYMENT}", settings.notify_stale_seconds)
+            print(
+                f"Notifications: POST to {settings.notify_url} when a run fails or crashes, and when no run "
+                f"completed for {settings.notify_stale_seconds} s",
+                flush=True,
+            )
         from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
         from prefect.deployments.runner import EntrypointType
         from prefect.schedules import Cron

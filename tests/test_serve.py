@@ -6,6 +6,7 @@ here; they talk to it through Prefect's REST API, and a headless Chromium opens 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -61,8 +62,43 @@ class Served:
         return found[0] if found else None
 
 
+class Hook:
+    """A local HTTP server that records the JSON bodies POSTed to it (the notification webhook)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.bodies: list[dict] = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.bodies.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kinds(self) -> set[str]:
+        return {b.get("kind") for b in self.bodies}
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def hook():
+    h = Hook()
+    yield h
+    h.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, hook):
     tmp = tmp_path_factory.mktemp("serve")
     landing = tmp / "landing"
     shutil.copytree(SAMPLES, landing)
@@ -74,6 +110,8 @@ def served(tmp_path_factory):
         "NEWSETL_LANDING": str(landing),
         "NEWSETL_CRON": "0 6 * * *",
         "NEWSETL_TIMEZONE": "UTC",
+        "NEWSETL_NOTIFY_URL": hook.url,
+        "NEWSETL_NOTIFY_STALE_SECONDS": "15",  # 26 hours in production
     }
     env.pop("PREFECT_API_URL", None)
     log = tmp / "serve.log"
@@ -262,6 +300,17 @@ def test_runs_queue_one_at_a_time_and_trigger_wait_tells_the_truth(served):
     ok = _trigger(served, "--wait")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "Completed" in ok.stdout and "records_in" in ok.stdout and "completed" in ok.stdout, ok.stdout
+
+
+def test_failed_and_missing_runs_are_posted_to_the_webhook(served, hook):
+    """--notify: the Failed run above was posted with its name, state and message; so was 'no completed run'."""
+    failed = _wait(
+        lambda: [b for b in hook.bodies if b.get("kind") == "flow-run-failed"], 60, "the failure notification"
+    )
+    assert failed[0]["state"] == "Failed" and failed[0]["flow"] == "daily-ingest"
+    assert failed[0]["flow_run"].startswith("ingest-") and "another newsetl run" in (failed[0]["message"] or "")
+    stale = _wait(lambda: [b for b in hook.bodies if b.get("kind") == "no-completed-run"], 90, "the staleness alert")
+    assert "no completed run of daily-ingest/daily for 15 seconds" in stale[0]["message"]
 
 
 def test_stopping_pauses_the_schedule_and_the_server(served):

@@ -215,6 +215,7 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
         cron=getattr(args, "cron", None),
         timezone=getattr(args, "timezone", None),
         prefect_port=args.port,
+        notify_url=getattr(args, "notify", None),
     )
 
 
@@ -324,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cron", help='cron expression (default: $NEWSETL_CRON or "0 6 * * *")')
     v.add_argument("--timezone", help="time zone of the cron expression (default: $NEWSETL_TIMEZONE or UTC)")
     v.add_argument("--port", type=int, help="Prefect server port on 127.0.0.1 (default: $NEWSETL_PREFECT_PORT or 4200)")
+    v.add_argument(
+        "--notify",
+        metavar="URL",
+        help="POST JSON to URL when a run fails or crashes, or none completed for 26 h (default: $NEWSETL_NOTIFY_URL)",
+    )
     v.set_defaults(func=cmd_serve)
 
     g = add(

@@ -52,6 +52,10 @@ class Settings:
     timezone: str = "UTC"
     # A daily-ingest flow run that takes longer than this is stopped and marked Failed (TimedOut).
     flow_timeout: int = field(default=6 * 3600, metadata=_range(1))
+    # `newsetl serve`: POST to this URL when a run fails or crashes, and when no run completed for
+    # notify_stale_seconds (Prefect automations on the local server). Empty: no notifications.
+    notify_url: str = ""
+    notify_stale_seconds: int = field(default=26 * 3600, metadata=_range(10))
     # Where the local Prefect server listens (UI and API).
     prefect_host: str = "127.0.0.1"
     prefect_port: int = field(default=4200, metadata=_range(1, 65535))
@@ -65,6 +69,8 @@ class Settings:
             too_low = lo is not None and (value <= lo if lo_open else value < lo)
             if too_low or (hi is not None and value > hi):
                 raise SettingsError(f"{_env(f.name)} must be {_describe(f.metadata['range'])} (got {value})")
+        if self.notify_url and not self.notify_url.startswith(("http://", "https://")):
+            raise SettingsError(f"NEWSETL_NOTIFY_URL must be an http:// or https:// URL (got {self.notify_url!r})")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
