@@ -121,7 +121,7 @@ def test_bad_inputs_are_explained_and_good_records_load(bad_landing, run, tmp_pa
 
 def test_file_that_changes_while_read_is_set_aside(tmp_path, run, monkeypatch):
     """A file appended to during the read: its records are set aside, the next run reads the new version."""
-    import newsetl.steps as p
+    import newsetl.steps.parse as p
 
     landing = tmp_path / "landing"
     landing.mkdir()

@@ -58,7 +58,7 @@ def test_plan_files_chunks_new_versions_and_lists_files_it_will_not_read(ctx, la
     for i in range(5):
         write_jsonl(landing / f"feed-{i}.jsonl", [record(i)])
     (landing / "notes.docx").write_bytes(b"PK\x03\x04")
-    monkeypatch.setattr(steps, "CHUNK_FILES", 2)
+    monkeypatch.setattr(steps.plan, "CHUNK_FILES", 2)
     plan = steps.plan_files(ctx)
     assert [len(c) for c in plan.chunks] == [2, 2, 1]
     assert (plan.files_seen, plan.files_skipped) == (6, 0)

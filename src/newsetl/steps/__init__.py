@@ -1,0 +1,35 @@
+"""Steps: the units a run is made of, each reading what earlier steps staged and returning what it wrote.
+
+    plan_files    the landing folder -> Plan (chunks of new file versions; rows for files not read)
+    parse_chunk   a chunk of files -> cleaned, fingerprinted parts + their quarantine (worker process)
+    dedup_run     all cleaned parts -> one decisions part per part (kept / exact / near), history included
+    tag_part      a part + its decisions -> duplicates part + tagged part (language, outlet; worker process)
+    validate_part a tagged part -> articles, quarantine and dedup-index parts (Great Expectations)
+    resolve_copies the run's lost articles -> copy_fixes part (+ promoted articles) so no copy dangles
+
+One module per step; pipeline.run_steps calls them in this order.
+
+Steps pass paths and counts, never big tables; every path comes from staging.StagePaths.
+"""
+
+from newsetl.steps.copies import resolve_copies
+from newsetl.steps.dedup import DedupResult, dedup_run
+from newsetl.steps.parse import ChunkResult, parse_chunk
+from newsetl.steps.plan import Plan, plan_files
+from newsetl.steps.tag import TagResult, tag_part, tag_records
+from newsetl.steps.validate import PartResult, validate_part
+
+__all__ = [
+    "ChunkResult",
+    "DedupResult",
+    "PartResult",
+    "Plan",
+    "TagResult",
+    "dedup_run",
+    "parse_chunk",
+    "plan_files",
+    "resolve_copies",
+    "tag_part",
+    "tag_records",
+    "validate_part",
+]

@@ -1,0 +1,147 @@
+"""Parse step: a chunk of files -> cleaned, fingerprinted STAGED parts and their quarantine (worker process)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from newsetl import warehouse as wh
+from newsetl.clean import clean_articles
+from newsetl.dedup import fingerprint_texts
+from newsetl.faults import fault
+from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, read_file, record_id
+from newsetl.ledger import RunContext
+from newsetl.schema import (
+    QUARANTINE,
+    RAW,
+    STAGED,
+    conform,
+    from_rows,
+    with_columns,
+)
+from newsetl.steps.plan import file_row
+
+
+@dataclass
+class ChunkResult:
+    """What parse_chunk read and wrote: counts, the cleaned parts, their quarantine parts, file rows."""
+
+    records_in: int = 0
+    parse_quarantined: int = 0
+    clean_quarantined: int = 0
+    parts: list[str] = field(default_factory=list)  # STAGED parts, in write order
+    quarantine: list[str] = field(default_factory=list)  # QUARANTINE parts (parse and clean rejects)
+    reasons: Counter[str] = field(default_factory=Counter)  # quarantine reason -> records
+    file_rows: list[dict] = field(default_factory=list)
+
+
+def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry]]) -> ChunkResult:
+    """Read, clean and fingerprint one chunk of files into staged parts; return what it wrote.
+
+    Records are flushed in batches of at most settings.batch_size records or batch_bytes of text,
+    so a huge file is streamed through in bounded memory.
+    """
+    res = ChunkResult()
+    raw: list[dict] = []
+    issues: list[dict] = []
+    pending_bytes = 0
+    flushed_files: set[str] = set()  # files with records already written to a staged part
+
+    def flush() -> None:
+        nonlocal pending_bytes
+        if raw or issues:
+            flushed_files.update(r["source_file"] for r in raw + issues)
+            _write_parsed(ctx, chunk_no, raw, issues, res)
+        raw.clear()
+        issues.clear()
+        pending_bytes = 0
+
+    voided: set[str] = set()
+    for index, entry in chunk:
+        count = 0
+        error = None
+        status = "loaded"
+        try:
+            for item in read_file(entry):
+                count += 1
+                if isinstance(item, Issue):
+                    issues.append(_issue_row(entry, item))
+                else:
+                    item["_order"] = (index << 32) + item["record_no"]
+                    raw.append(item)
+                    pending_bytes += len(item.get("text") or "") + len(item.get("title") or "")
+                if len(raw) + len(issues) >= ctx.settings.batch_size or pending_bytes >= ctx.settings.batch_bytes:
+                    flush()
+                    fault("mid_parse")
+        except FileChanged as exc:
+            # Nothing read from a file that changed under us may stand: set its records aside.
+            error, status, count = str(exc), "changed", 0
+            raw[:] = [r for r in raw if r["source_file"] != entry.path]
+            issues[:] = [r for r in issues if r["source_file"] != entry.path]
+            if entry.path in flushed_files:
+                voided.add(entry.path)
+        except FileError as exc:
+            error, status = str(exc), ("partial" if count else "failed")
+        except OSError as exc:
+            error, status = f"read error: {exc.strerror or exc}", ("partial" if count else "failed")
+        res.records_in += count
+        res.file_rows.append(file_row(ctx, entry, status, count, error))
+    flush()
+    if voided:
+        _drop_staged_records(res, voided)
+    return res
+
+
+def _write_parsed(ctx: RunContext, chunk_no: int, raw: list[dict], issues: list[dict], res: ChunkResult) -> None:
+    """Clean and fingerprint one batch; write its STAGED part and its quarantine part into `res`."""
+    path = ctx.stage.parsed(chunk_no, len(res.parts))
+    table = conform(pa.Table.from_pylist(raw, schema=RAW), RAW) if raw else RAW.empty_table()
+    table = table.append_column("ingest_order", pa.array([r["_order"] for r in raw], pa.int64()))
+    cleaned, rejected = clean_articles(table)
+    quarantined = pa.concat_tables([from_rows(issues, QUARANTINE), rejected]) if issues else rejected
+    res.parse_quarantined += len(issues)
+    res.clean_quarantined += rejected.num_rows
+    res.reasons.update(quarantined.column("reason").to_pylist())
+    if quarantined.num_rows:
+        target = ctx.stage.of_part("quarantine", path, prefix="p-")
+        res.quarantine.append(str(wh.write_parquet(ctx.stamp(quarantined, QUARANTINE), target)))
+    sigs, bands = fingerprint_texts(cleaned.column("text").to_pylist())
+    fingerprints = {"signature": pa.array(sigs, pa.list_(pa.uint32())), "bands": pa.array(bands, pa.list_(pa.int64()))}
+    res.parts.append(str(wh.write_parquet(conform(with_columns(cleaned, fingerprints), STAGED), path)))
+
+
+def _issue_row(entry: FileEntry, issue: Issue) -> dict:
+    return {
+        "record_id": record_id(entry.path, entry.sha256, issue.record_no),
+        "stage": "parse",
+        "reason": issue.reason,
+        "detail": issue.detail,
+        "raw": issue.raw,
+        "source_file": entry.path,
+        "file_sha256": entry.sha256,
+        "record_no": issue.record_no,
+        "format": entry.format,
+    }
+
+
+def _drop_staged_records(res: ChunkResult, paths: set[str]) -> None:
+    """Remove the records of `paths` from this chunk's staged parts and counts."""
+    files = pa.array(sorted(paths))
+    quarantine = set(res.quarantine)
+    for part in res.parts + res.quarantine:
+        table = pq.read_table(part)
+        drop = pc.is_in(table.column("source_file"), files)
+        removed = table.filter(drop)
+        if removed.num_rows == 0:
+            continue
+        if part in quarantine:
+            stages = Counter(removed.column("stage").to_pylist())
+            res.parse_quarantined -= stages.get("parse", 0)
+            res.clean_quarantined -= stages.get("clean", 0)
+            res.reasons.subtract(removed.column("reason").to_pylist())
+        wh.write_parquet(table.filter(pc.invert(drop)), Path(part))

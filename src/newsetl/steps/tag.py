@@ -1,0 +1,67 @@
+"""Tag step: a staged part and its decisions -> a duplicates part and a tagged part (language, outlet)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from newsetl import warehouse as wh
+from newsetl.language import detect_languages
+from newsetl.ledger import RunContext
+from newsetl.schema import (
+    ARTICLES,
+    DUPLICATES,
+    TAGGED,
+    with_columns,
+)
+from newsetl.sources import default_registry, resolve_outlets
+
+
+@dataclass
+class TagResult:
+    """What tag_part wrote: the duplicates part and the tagged part (None when there was nothing)."""
+
+    duplicates: str | None = None
+    tagged: str | None = None
+
+
+def _as_article_ids(table: pa.Table) -> pa.Table:
+    return table.rename_columns(["article_id" if c == "record_id" else c for c in table.column_names])
+
+
+def tag_part(ctx: RunContext, part: str, decisions: str) -> TagResult:
+    """Split one staged part by its dedup decisions; tag the kept records with language and outlet.
+
+    Writes the duplicates part and a tagged part (kept records: article columns plus their
+    fingerprints, for validate_part). Runs in a worker process: langdetect is the slow stage.
+    """
+    res = TagResult()
+    table = pq.read_table(part)
+    verdicts = pq.read_table(decisions)
+    # Decisions are written in the part's row order (list columns cannot go through an Arrow join).
+    if not verdicts.column("record_id").equals(table.column("record_id")):
+        raise RuntimeError(f"dedup decisions {decisions} do not match the records of {part}")
+    table = with_columns(table, {c: verdicts.column(c) for c in ("status", "duplicate_of", "similarity")})
+    is_kept = pc.equal(table.column("status"), "kept")
+    dups = _as_article_ids(table.filter(pc.invert(is_kept)))
+    if dups.num_rows:
+        dups = with_columns(dups, {"method": dups.column("status")})
+        target = ctx.stage.of_part("duplicates", Path(part))
+        res.duplicates = str(wh.write_parquet(ctx.stamp(dups, DUPLICATES), target))
+    kept = table.filter(is_kept)
+    if kept.num_rows:
+        res.tagged = str(wh.write_parquet(tag_records(ctx, kept), ctx.stage.tagged(Path(part))))
+    return res
+
+
+def tag_records(ctx: RunContext, records: pa.Table) -> pa.Table:
+    """Return cleaned records (with signature and bands) as a TAGGED table: language, outlet, run columns."""
+    s = ctx.settings
+    records = detect_languages(records, max_chars=s.language_max_chars, min_letters=s.language_min_letters)
+    records = _as_article_ids(resolve_outlets(records, default_registry()))
+    columns = [*ctx.stamp(records, ARTICLES).columns, records.column("signature"), records.column("bands")]
+    return pa.Table.from_arrays(columns, schema=TAGGED)
