@@ -8,15 +8,10 @@ or Great Expectations. Exit codes are newsetl.summary's EXIT_* (listed in the RE
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from newsetl.config import InputError, Settings, SettingsError
 from newsetl.views import VIEWS
@@ -89,36 +84,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return exit_code(summary, settings.max_quarantine_share)
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (datetime, date)):
-        return v.isoformat()
-    s = str(v).replace("\n", " ")
-    return s if len(s) <= 60 else s[:57] + "..."
-
-
-def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
-    """Return query results as an aligned table, CSV, or JSON lines' array."""
-    if fmt == "json":
-        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False, default=str, indent=1)
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(columns)
-        w.writerows([["" if v is None else v for v in r] for r in rows])
-        return buf.getvalue().rstrip("\n")
-    cells = [[_cell(v) for v in r] for r in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(out)
-
-
 def _run_query(root: Path, sql: str, fmt: str) -> str:
     from newsetl.query import QueryRefused, run_query
 
@@ -128,6 +93,8 @@ def _run_query(root: Path, sql: str, fmt: str) -> str:
         columns, rows = run_query(root, sql)
     except QueryRefused as exc:
         raise UserError(str(exc)) from None
+    from newsetl.report import format_rows
+
     return "(ok)" if columns is None else format_rows(columns, rows, fmt)
 
 

@@ -1,7 +1,12 @@
-"""Report: what a run did, as markdown and small tables for people (the flow publishes them as artifacts)."""
+"""Report: what a run did and what a query returned, as text, markdown and small tables for people."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +105,33 @@ def validation_rows(root: Path, run_id: str) -> list[dict[str, Any]]:
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.close()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    s = str(v).replace("\n", " ")
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """Return query results as an aligned table, CSV, or JSON lines' array."""
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False, default=str, indent=1)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(columns)
+        w.writerows([["" if v is None else v for v in r] for r in rows])
+        return buf.getvalue().rstrip("\n")
+    cells = [[_cell(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
