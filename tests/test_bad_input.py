@@ -130,8 +130,8 @@ def test_file_that_changes_while_read_is_set_aside(tmp_path, run, monkeypatch):
     (landing / "steady.jsonl").write_text(json.dumps(good(99)) + "\n")
     real = p.read_file
 
-    def read_and_append(entry):
-        for n, item in enumerate(real(entry)):
+    def read_and_append(entry, *limits):
+        for n, item in enumerate(real(entry, *limits)):
             if entry.path == "growing.jsonl" and n == 1:
                 with growing.open("a") as fh:  # the scraper writes more while we read
                     fh.write(json.dumps(good(5)) + "\n")

@@ -36,6 +36,11 @@ class Settings:
     batch_size: int = field(default=2000, metadata=_range(1))
     # ...and at most this many bytes of text per batch (huge articles must not blow memory up).
     batch_bytes: int = field(default=32 << 20, metadata=_range(1 << 10))
+    # Input limits, so that no file or record can exhaust memory: bytes of a file read whole once
+    # decompressed (txt, json, html), characters of one JSONL line, and decompressed / compressed size.
+    max_file_bytes: int = field(default=1 << 30, metadata=_range(1 << 10))
+    max_record_bytes: int = field(default=32 << 20, metadata=_range(1 << 10))
+    max_compression_ratio: float = field(default=200.0, metadata=_range(1))
     # Worker processes for the CPU-bound stages (parse, clean, language).
     workers: int = field(default=max(1, min(2, os.cpu_count() or 1)), metadata=_range(1, 512))
     # Near-duplicate threshold on the estimated Jaccard similarity of 5-word shingles.

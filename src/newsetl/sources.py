@@ -40,7 +40,10 @@ def host_of(value: str) -> str | None:
     """Return the bare host of a URL or domain-like string ('https://www.x.com/a' -> 'x.com')."""
     v = value.strip().lower()
     if "://" in v:
-        v = urlsplit(v).hostname or ""
+        try:
+            v = urlsplit(v).hostname or ""
+        except ValueError:  # e.g. http://[broken/x: no host can be read from it
+            return None
     elif "/" in v:
         v = v.split("/", 1)[0]
     v = v.split(":")[0].strip(".")

@@ -7,11 +7,12 @@ import hashlib
 import io
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from newsetl.ingest.decode import DecodeError, bom_encoding, decode_bytes
 from newsetl.ingest.discover import FileEntry, discover_files, format_of, sha256_file
-from newsetl.ingest.errors import FileChanged, FileError, Issue
+from newsetl.ingest.errors import FileChanged, FileError, Issue, TooLarge
 from newsetl.ingest.html import parse_html
 from newsetl.ingest.jsonfeed import parse_json, parse_jsonl
 from newsetl.ingest.text import parse_text
@@ -21,6 +22,7 @@ __all__ = [
     "FileEntry",
     "FileError",
     "Issue",
+    "Limits",
     "discover_files",
     "format_of",
     "read_file",
@@ -36,13 +38,61 @@ def record_id(path: str, sha256: str, record_no: int) -> str:
     return hashlib.sha256(f"{path}\0{sha256}\0{record_no}".encode()).hexdigest()[:20]
 
 
-def _open(entry: FileEntry) -> io.BufferedIOBase:
+@dataclass(frozen=True)
+class Limits:
+    """How much one file or record may hold once decompressed (Settings.max_*), so no input can exhaust memory."""
+
+    file_bytes: int = 1 << 30  # a file read whole (txt, json, html)
+    record_bytes: int = 32 << 20  # one JSONL line, in characters
+    compression_ratio: float = 200.0  # decompressed / compressed, checked once past 64 MiB
+    ratio_after: int = 64 << 20
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class _Capped(io.RawIOBase):
+    """Decompressed bytes of a file, raising FileError past the size cap or the compression-ratio guard."""
+
+    def __init__(self, inner: io.BufferedIOBase, compressed: int, cap: int | None, limits: Limits) -> None:
+        self._inner, self._compressed, self._cap, self._limits, self._total = inner, compressed, cap, limits, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        data = self._inner.read(len(b))
+        self._total += len(data)
+        if self._cap is not None and self._total > self._cap:
+            raise FileError(f"more than {self._cap:,} bytes once decompressed (NEWSETL_MAX_FILE_BYTES)")
+        limits = self._limits
+        if self._total > limits.ratio_after and self._total > limits.compression_ratio * max(self._compressed, 1):
+            raise FileError(
+                f"compression ratio above {limits.compression_ratio:g} (NEWSETL_MAX_COMPRESSION_RATIO): "
+                "a decompression bomb is not read"
+            )
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def _open(entry: FileEntry, limits: Limits, whole: bool) -> io.BufferedIOBase:
+    """Open a file's (decompressed) bytes under the limits; `whole`: the caller reads it all at once."""
     fh = open(entry.abspath, "rb")  # noqa: SIM115 - closed by the caller's with-block
-    return gzip.GzipFile(fileobj=fh, mode="rb") if entry.gzipped else fh  # type: ignore[return-value]
+    inner = gzip.GzipFile(fileobj=fh, mode="rb") if entry.gzipped else fh
+    if not entry.gzipped and not whole:
+        return fh  # type: ignore[return-value]
+    capped = _Capped(inner, entry.size, limits.file_bytes if whole else None, limits)  # type: ignore[arg-type]
+    return io.BufferedReader(capped, buffer_size=1 << 16)  # type: ignore[return-value,type-var]
 
 
-def _read_all(entry: FileEntry) -> bytes:
-    with _open(entry) as fh:
+def _read_all(entry: FileEntry, limits: Limits) -> bytes:
+    if not entry.gzipped and entry.size > limits.file_bytes:
+        raise FileError(f"{entry.size:,} bytes, above NEWSETL_MAX_FILE_BYTES for a file read whole")
+    with _open(entry, limits, whole=True) as fh:
         return fh.read()
 
 
@@ -58,7 +108,7 @@ def _guarded(gen: Iterator[dict | Issue]) -> Iterator[dict | Issue]:
         raise FileError(str(exc)) from exc
 
 
-def read_file(entry: FileEntry) -> Iterator[dict | Issue]:
+def read_file(entry: FileEntry, limits: Limits = DEFAULT_LIMITS) -> Iterator[dict | Issue]:
     """Yield raw records (dicts with record_no and provenance) or Issues from one landing file.
 
     Raises FileError when the file as a whole cannot be read; records yielded before that
@@ -71,7 +121,7 @@ def read_file(entry: FileEntry) -> Iterator[dict | Issue]:
         "format": entry.format,
         "folder": None if folder == "." else folder,
     }
-    for item in _guarded(_records(entry)):
+    for item in _guarded(_records(entry, limits)):
         if isinstance(item, Issue):
             yield item
             continue
@@ -93,12 +143,12 @@ def _check_unchanged(entry: FileEntry) -> None:
         )
 
 
-def _records(entry: FileEntry) -> Iterator[dict | Issue]:
+def _records(entry: FileEntry, limits: Limits) -> Iterator[dict | Issue]:
     fmt = entry.format
     if fmt == "jsonl":
-        yield from parse_jsonl(_jsonl_lines(entry))
+        yield from parse_jsonl(_jsonl_lines(entry, limits))
         return
-    data = _read_all(entry)
+    data = _read_all(entry, limits)
     if not data.strip():
         raise FileError("empty file")
     if fmt == "html":
@@ -118,9 +168,10 @@ def _records(entry: FileEntry) -> Iterator[dict | Issue]:
         raise FileError(f"unsupported format {fmt!r}")
 
 
-def _jsonl_lines(entry: FileEntry) -> Iterator[str]:
-    """Stream decoded lines; the encoding is sniffed from the first 64 KiB."""
-    with _open(entry) as fh:
+def _jsonl_lines(entry: FileEntry, limits: Limits) -> Iterator[str | TooLarge]:
+    """Stream decoded lines (a line over limits.record_bytes is skipped as TooLarge); the encoding is
+    sniffed from the first 64 KiB."""
+    with _open(entry, limits, whole=False) as fh:
         head, error = _read_head(fh)
         if error is not None and b"\n" in head:
             # Damaged early (e.g. a truncated gzip): keep the complete lines read before the damage.
@@ -138,7 +189,19 @@ def _jsonl_lines(entry: FileEntry) -> Iterator[str]:
             _text, enc = decode_bytes(head[: head.rfind(b"\n") + 1 or len(head)])
         raw = io.BufferedReader(_Prefixed(head, fh))  # type: ignore[type-var]
         stream = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline=None)
-        yield from stream
+        yield from _bounded_lines(stream, limits.record_bytes)
+
+
+def _bounded_lines(stream: io.TextIOBase, limit: int) -> Iterator[str | TooLarge]:
+    """Yield the lines of `stream`; a line longer than `limit` characters is read past, never held, as TooLarge."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith("\n"):
+            yield line
+            continue
+        size = len(line)
+        while (more := stream.readline(1 << 20)) and not more.endswith("\n"):
+            size += len(more)
+        yield TooLarge(size + len(more))
 
 
 def _read_head(fh: io.BufferedIOBase) -> tuple[bytes, BaseException | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ def discover_files(landing: str | Path) -> Iterator[FileEntry]:
         dirnames.sort()
         for name in sorted(filenames):
             full = Path(dirpath) / name
-            rel = full.relative_to(root).as_posix()
+            rel = safe_name(full.relative_to(root).as_posix())
             fmt, gz = format_of(name)
             try:
                 if full.is_symlink():
@@ -77,12 +78,34 @@ def discover_files(landing: str | Path) -> Iterator[FileEntry]:
                             "symlink_outside_landing: points to a file outside the landing folder",
                         )
                         continue
-                size = full.stat().st_size
+                st = full.stat()  # follows a link inside the landing folder to what it names
+                if not stat.S_ISREG(st.st_mode):
+                    kind = _SPECIAL.get(stat.S_IFMT(st.st_mode), "special file")
+                    yield FileEntry(rel, str(full), 0, _hash_text(rel), fmt, gz, f"special_file: a {kind} is not read")
+                    continue
+                size = st.st_size
                 digest = sha256_file(full)
             except OSError as exc:
                 yield FileEntry(rel, str(full), 0, _hash_text(rel), fmt, gz, f"unreadable: {exc.strerror or exc}")
                 continue
             yield FileEntry(rel, str(full), size, digest, fmt, gz)
+
+
+_SPECIAL = {
+    stat.S_IFIFO: "named pipe (FIFO)",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFDIR: "folder",
+}
+
+
+def safe_name(name: str) -> str:
+    """Return a file name as valid UTF-8 text, losslessly: bytes that are not UTF-8 become \\xNN escapes.
+
+    os.walk hands such bytes over as lone surrogates (surrogateescape), which Arrow cannot store.
+    """
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _hash_text(text: str) -> str:

@@ -18,3 +18,12 @@ class FileError(ValueError):
 
 class FileChanged(FileError):
     """The file changed between discovery and the end of reading: none of its records may be kept."""
+
+
+class TooLarge:
+    """A JSONL line longer than the record limit: read past, never held; it becomes an Issue."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from newsetl.ingest.errors import FileError, Issue
+from newsetl.ingest.errors import FileError, Issue, TooLarge
 
 # Our field <- feed field names, first present wins.
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
@@ -32,6 +33,8 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "category": ("category", "section", "categories"),
 }
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # Keys under which a wrapper object holds its list of articles.
 _LIST_KEYS = ("articles", "items", "data", "entries", "results", "documents")
 
@@ -44,18 +47,25 @@ def _first(obj: dict, names: Iterable[str]) -> Any:
     return None
 
 
+def clean_text(v: str) -> str:
+    """Return `v` storable as UTF-8: lone surrogates (from JSON escapes like \\ud800) become their escape text."""
+    if _SURROGATE.search(v) is None:
+        return v
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", v)
+
+
 def _as_text(v: Any) -> str | None:
     """Flatten a feed value (string, number, {name: ...}, list of those) to one string."""
     if v is None:
         return None
     if isinstance(v, str):
-        return v
+        return clean_text(v)
     if isinstance(v, dict):
         return _as_text(_first(v, ("name", "title", "value", "text", "@value", "url")))
     if isinstance(v, list):
         parts = [p for p in (_as_text(x) for x in v) if p]
         return ", ".join(parts) if parts else None
-    return str(v)
+    return clean_text(str(v))
 
 
 def _as_date(v: Any) -> str | None:
@@ -104,38 +114,83 @@ def _records_from_value(value: Any, raw_for: Any) -> Iterator[dict | Issue]:
                 value = value[key]
                 break
         else:
-            yield map_feed_record(value) | {"record_no": 0}
+            yield _mapped(value, 0)
             return
     if not isinstance(value, list):
         raise FileError(f"top-level JSON is {type(value).__name__}, expected an object or an array of objects")
     for i, item in enumerate(value):
         if isinstance(item, dict):
-            yield map_feed_record(item) | {"record_no": i}
+            yield _mapped(item, i)
         else:
             yield Issue(i, "not_an_object", f"array item {i} is {type(item).__name__}, not an object", raw_for(item))
+
+
+def _int(digits: str) -> int | str:
+    """JSON integers: Python refuses to convert more than 4,300 digits; keep such numbers as their text."""
+    return int(digits) if len(digits) <= 100 else digits
+
+
+def loads(text: str) -> Any:
+    """Return the parsed JSON value; raise ValueError (with a one-line message) for anything unparseable.
+
+    Nesting deeper than Python's recursion limit raises ValueError instead of RecursionError.
+    """
+    try:
+        return json.loads(text, parse_int=_int)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to parse") from None
+
+
+def _raw(value: Any) -> str:
+    """The record as text for a quarantine row (a prefix; never raises)."""
+    try:
+        return clean_text(json.dumps(value, ensure_ascii=False)[:2000])
+    except (RecursionError, ValueError):
+        return clean_text(repr(value)[:2000])
+
+
+def _mapped(value: dict, record_no: int) -> dict | Issue:
+    """map_feed_record, or an Issue when the object cannot be mapped (any error stays with its record)."""
+    try:
+        return map_feed_record(value) | {"record_no": record_no}
+    except (RecursionError, ValueError, TypeError) as exc:
+        return Issue(
+            record_no, "unreadable_record", f"record {record_no}: {type(exc).__name__}: {exc}"[:300], _raw(value)
+        )
 
 
 def parse_json(text: str) -> Iterator[dict | Issue]:
     """Yield records (dicts with record_no) or Issues from a JSON document (object or array)."""
     try:
-        value = json.loads(text)
+        value = loads(text)
     except json.JSONDecodeError as exc:
         raise FileError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    yield from _records_from_value(value, lambda x: json.dumps(x, ensure_ascii=False)[:2000])
+    except ValueError as exc:
+        raise FileError(f"invalid JSON: {exc}") from exc
+    yield from _records_from_value(value, _raw)
 
 
-def parse_jsonl(lines: Iterable[str]) -> Iterator[dict | Issue]:
+def parse_jsonl(lines: Iterable[str | TooLarge]) -> Iterator[dict | Issue]:
     """Yield records or Issues from JSON Lines; a malformed line is an Issue, the rest still load."""
     for i, line in enumerate(lines):
+        if isinstance(line, TooLarge):
+            detail = f"line {i + 1}: {line.size:,} characters, above NEWSETL_MAX_RECORD_BYTES"
+            yield Issue(i, "record_too_large", detail, "")
+            continue
         s = line.strip()
         if not s:
             continue
         try:
-            obj = json.loads(s)
+            obj = loads(s)
         except json.JSONDecodeError as exc:
-            yield Issue(i, "malformed_json", f"line {i + 1}: {exc.msg} at column {exc.colno}", s[:2000])
+            yield Issue(i, "malformed_json", f"line {i + 1}: {exc.msg} at column {exc.colno}", clean_text(s[:2000]))
+            continue
+        except ValueError as exc:
+            yield Issue(i, "malformed_json", f"line {i + 1}: {exc}", clean_text(s[:2000]))
             continue
         if not isinstance(obj, dict):
-            yield Issue(i, "not_an_object", f"line {i + 1} is a JSON {type(obj).__name__}, not an object", s[:2000])
+            yield Issue(
+                i, "not_an_object", f"line {i + 1} is a JSON {type(obj).__name__}, not an object", clean_text(s[:2000])
+            )
             continue
-        yield map_feed_record(obj) | {"record_no": i}
+        yield _mapped(obj, i)

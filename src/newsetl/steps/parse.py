@@ -14,7 +14,7 @@ from newsetl import warehouse as wh
 from newsetl.clean import clean_articles
 from newsetl.dedup import fingerprint_texts
 from newsetl.faults import fault
-from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, read_file, record_id
+from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, Limits, read_file, record_id
 from newsetl.ledger import RunContext
 from newsetl.schema import (
     QUARANTINE,
@@ -62,12 +62,14 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
         pending_bytes = 0
 
     voided: set[str] = set()
+    s = ctx.settings
+    limits = Limits(s.max_file_bytes, s.max_record_bytes, s.max_compression_ratio)
     for index, entry in chunk:
         count = 0
         error = None
         status = "loaded"
         try:
-            for item in read_file(entry):
+            for item in read_file(entry, limits):
                 count += 1
                 if isinstance(item, Issue):
                     issues.append(_issue_row(entry, item))
@@ -89,6 +91,9 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
             error, status = str(exc), ("partial" if count else "failed")
         except OSError as exc:
             error, status = f"read error: {exc.strerror or exc}", ("partial" if count else "failed")
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the run: it becomes its status
+            error = f"unexpected error while reading: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+            status = "partial" if count else "failed"
         res.records_in += count
         res.file_rows.append(file_row(ctx, entry, status, count, error))
     flush()
