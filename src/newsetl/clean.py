@@ -15,8 +15,10 @@ import pyarrow as pa
 from newsetl.rules import RULES, Rules
 from newsetl.schema import CLEAN, QUARANTINE, from_rows
 
-# Invisible characters that survive copy-paste from CMSs; they break hashing and word counts.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Invisible characters that survive copy-paste from CMSs and are no part of any spelling: zero-width
+# space, word joiner, BOM, soft hyphen. Zero-width (non-)joiners, variation selectors and bidi marks
+# ARE spelling (Persian, Indic scripts, emoji, Hebrew/Arabic runs) and stay.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[^\S\n]+")
 # Han, kana and Hangul are written without spaces: each character counts as one token.
