@@ -36,8 +36,8 @@ def test_samples_show_every_stage(samples, run, tmp_path):
     assert q(wh, "SELECT count(*) FROM articles WHERE text LIKE '%riaprirà%'")[0][0] == 1
     assert q(wh, "SELECT count(*) FROM articles WHERE title = 'Библиотека в Риге оцифровала архив газет'")[0][0] == 1
     # Unknown outlets are kept and flagged; the sources view lists them.
-    assert q(wh, "SELECT outlet_known FROM articles WHERE outlet_id = 'riverside-gazette-example'") == [(False,)]
-    assert ("riverside-gazette-example", False) in q(wh, "SELECT outlet_id, known FROM sources")
+    assert q(wh, "SELECT outlet_known FROM articles WHERE outlet_id = 'riverside-gazette'") == [(False,)]
+    assert ("riverside-gazette", False) in q(wh, "SELECT outlet_id, known FROM sources")
     # One runs row with every stage's counts; validation results kept.
     assert q(wh, "SELECT status, records_in, articles_loaded FROM runs") == [("completed", 21, 15)]
     assert q(wh, "SELECT count(*) FROM validations WHERE NOT success")[0][0] >= 1

@@ -20,7 +20,7 @@ def test_variants_map_to_one_outlet():
 
 
 def test_signal_order_and_method():
-    """Metadata beats header beats trailer beats URL beats site name; the method says which."""
+    """Metadata beats header beats trailer beats the page's own name beats its URL; the method says which."""
     sig = {
         "outlet_meta": None,
         "outlet_header": "Ukrainian news",
@@ -31,6 +31,8 @@ def test_signal_order_and_method():
     got = resolve_outlet(sig, REG)
     assert (got["outlet_id"], got["outlet_method"]) == ("ukrainian-news", "header")
     got = resolve_outlet(sig | {"outlet_header": None, "outlet_trailer": None}, REG)
+    assert (got["outlet_id"], got["outlet_method"]) == ("le-monde", "site_name")
+    got = resolve_outlet(sig | {"outlet_header": None, "outlet_trailer": None, "site_name": None}, REG)
     assert (got["outlet_id"], got["outlet_method"]) == ("reuters", "url_domain")
 
 
@@ -66,3 +68,27 @@ def test_resolve_outlets_table():
     out = resolve_outlets(t, REG)
     assert out.column("outlet_id").to_pylist() == ["xinhua", "xinhua"]
     assert out.column("outlet_method").to_pylist() == ["metadata", "url_domain"]
+
+
+def test_unknown_hosts_are_keyed_by_their_registrable_domain():
+    """Unknown outlets from a URL: the registrable domain (public-suffix list, offline), IDNs in both spellings."""
+    got = resolve_outlet({"url": "https://news.example.co.uk/a/b"}, REG)
+    assert (got["outlet_id"], got["outlet_name"]) == ("example-co-uk", "example.co.uk")
+    idn = resolve_outlet({"url": "http://президент.рф/news/1"}, REG)
+    puny = resolve_outlet({"url": "http://xn--d1abbgf6aiiy.xn--p1ai/news/1"}, REG)
+    assert idn["outlet_name"] == puny["outlet_name"] == "президент.рф"
+    assert idn["outlet_id"] == puny["outlet_id"] and idn["outlet_id"] != "unknown"
+    assert host_of("http://[broken/x") is None
+
+
+def test_a_page_that_names_itself_beats_its_host():
+    """og:site_name / JSON-LD publisher name comes before the bare host name."""
+    got = resolve_outlet({"site_name": "Harbour Times", "url": "https://cdn.hosting-example.com/p/1"}, REG)
+    assert (got["outlet_name"], got["outlet_method"]) == ("Harbour Times", "site_name")
+
+
+def test_no_outlet_is_set_with_an_empty_name():
+    """Signals that hold no name (blank, punctuation) are skipped: an outlet is either named or `unknown`."""
+    for blank in ("", "   ", "—", "..."):
+        got = resolve_outlet({"outlet_meta": blank, "site_name": blank}, REG)
+        assert got["outlet_id"] == "unknown" or got["outlet_name"]

@@ -14,17 +14,19 @@ import pyarrow as pa
 
 from newsetl.schema import SOURCES, from_rows, with_columns
 
-# Signals in the order they are trusted (issue #2): explicit metadata, the header outlet line,
-# a Source: trailer, the URL's domain, the HTML site name; the landing sub-folder comes last.
+# Signals in the order they are trusted: explicit metadata, the header outlet line, a Source:
+# trailer, the page's own name (og:site_name, JSON-LD publisher), the URL's registrable domain; the
+# landing sub-folder comes last. A page that names itself is believed before its bare host name.
 SIGNALS = (
     ("outlet_meta", "metadata"),
     ("outlet_header", "header"),
     ("outlet_trailer", "trailer"),
-    ("url", "url_domain"),
     ("site_name", "site_name"),
+    ("url", "url_domain"),
     ("folder", "folder"),
 )
-_DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$")
+# Host names: ASCII or internationalised labels (президент.рф), at least one dot, a 2+ letter TLD.
+_DOMAIN = re.compile(r"^(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)$")
 _HOST_PREFIXES = ("www.", "m.", "amp.", "mobile.", "edition.")
 
 
@@ -47,10 +49,26 @@ def host_of(value: str) -> str | None:
     elif "/" in v:
         v = v.split("/", 1)[0]
     v = v.split(":")[0].strip(".")
+    if "xn--" in v:  # punycode -> the name people read (президент.рф), so both spellings are one outlet
+        try:
+            v = v.encode("ascii").decode("idna")
+        except (UnicodeError, ValueError):
+            return None
     for p in _HOST_PREFIXES:
         if v.startswith(p) and v.count(".") > 1:
             v = v[len(p) :]
     return v if _DOMAIN.match(v) else None
+
+
+def registrable_domain(host: str) -> str:
+    """Return the registrable domain of a host (news.example.co.uk -> example.co.uk; президент.рф stays).
+
+    Uses the public-suffix list shipped inside the `tld` package (offline); a host under no known
+    suffix (riverside-gazette.example) is its own registrable domain.
+    """
+    from tld import get_fld
+
+    return get_fld(host, fix_protocol=True, fail_silently=True) or host
 
 
 def slug(value: str) -> str:
@@ -90,6 +108,7 @@ class Registry:
         return hit
 
     def match_domain(self, host: str) -> Outlet | None:
+        host = host.lower()
         parts = host.split(".")
         for i in range(len(parts) - 1):  # news.bbc.co.uk -> bbc.co.uk -> co.uk
             if hit := self.by_domain.get(".".join(parts[i:])):
@@ -154,9 +173,12 @@ def resolve_outlet(signals: dict, registry: Registry) -> dict:
             host = host_of(value)
             if not host:
                 continue
-            hit, raw = registry.match_domain(host), host
+            hit, raw = registry.match_domain(host), registrable_domain(host)
         else:
-            hit, raw = registry.match_name(value), value
+            raw = value.strip()
+            if not name_key(raw):  # nothing but punctuation or spaces: no outlet name in it
+                continue
+            hit = registry.match_name(raw)
         if hit is not None:
             return {
                 "outlet_id": hit.id,
