@@ -36,6 +36,7 @@ def test_usual_field_names_are_mapped():
         "language_given": "de",
         "keywords": ["a", "b"],
         "category": "World",
+        "title_method": "feed",
     }
 
 

@@ -75,7 +75,7 @@ def test_layout_b_caption_trailers_and_chrome_are_removed():
 def test_plain_title_body():
     """A plain dump is its first line as title and the rest as body."""
     rec = parse_text("A short title\n\nFirst paragraph.\nSecond paragraph.")[0]
-    assert rec == {"title": "A short title", "text": "First paragraph.\n\nSecond paragraph."}
+    assert rec == {"title": "A short title", "text": "First paragraph.\n\nSecond paragraph.", "title_method": "header"}
 
 
 def test_capitalised_first_line_is_a_title_not_a_caption():
@@ -121,3 +121,63 @@ def test_seed_layout_b_loads_exactly():
     assert out["text"].endswith("processors and controllers.")
     assert out["published_at"] is None
     assert "\u201c" in out["text"], "curly quotes are content and must survive cleaning"
+
+
+PARAGRAPH = (
+    "The city council approved on Thursday a plan to extend the northern tram line by four kilometres. "
+    "Construction is expected to start in the spring and to last about eighteen months, officials said."
+)
+
+
+def test_a_first_line_that_is_a_paragraph_is_no_headline():
+    """No headline: the whole text loads, the title is its first sentence, title_method says so."""
+    [rec] = parse_text(f"{PARAGRAPH}\n\nA second paragraph follows here with more detail on the works.")
+    assert rec["title_method"] == "first_sentence"
+    assert (
+        rec["title"]
+        == "The city council approved on Thursday a plan to extend the northern tram line by four kilometres."
+    )
+    assert rec["text"].startswith(PARAGRAPH) and rec["text"].endswith("on the works.")
+    [single] = parse_text(PARAGRAPH)  # one paragraph and nothing else: an article, not empty_text
+    assert single["text"] == PARAGRAPH and single["title_method"] == "first_sentence"
+    cleaned, rejected = clean_record(single)
+    assert rejected is None and cleaned["title"] and cleaned["text"] == PARAGRAPH
+
+
+def test_a_headline_stays_a_headline():
+    """A short first line, even with a period, is the title (title_method = header)."""
+    [rec] = parse_text("Tram line to grow by four kilometres.\n\n" + PARAGRAPH)
+    assert (rec["title"], rec["title_method"]) == ("Tram line to grow by four kilometres.", "header")
+    assert rec["text"] == PARAGRAPH
+
+
+def test_json_feed_1_1_loads_its_items():
+    """A JSON Feed document: its items are the articles; the feed's title is the outlet hint, not an article."""
+    import json
+
+    from newsetl.ingest.jsonfeed import parse_json
+
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Harbour Times",
+        "description": "News from the harbour",
+        "home_page_url": "https://harbour.example/",
+        "items": [
+            {
+                "id": "1",
+                "url": "https://harbour.example/1",
+                "title": "Ferry back",
+                "content_html": "<p>The ferry is back.</p><p>Tickets stay valid.</p>",
+                "date_published": "2026-11-20T07:30:00+01:00",
+                "authors": [{"name": "Ana Lima"}],
+            },
+            {"id": "2", "title": "Bridge closed", "content_text": "The bridge closes on Monday.", "tags": ["roads"]},
+        ],
+    }
+    recs = list(parse_json(json.dumps(feed)))
+    assert [r["title"] for r in recs] == ["Ferry back", "Bridge closed"]
+    assert recs[0]["text"] == "The ferry is back.\nTickets stay valid."
+    assert recs[1]["text"] == "The bridge closes on Monday."
+    assert {r["outlet_meta"] for r in recs} == {"Harbour Times"}
+    assert recs[0]["author"] == "Ana Lima" and recs[0]["published_raw"] == "2026-11-20T07:30:00+01:00"
+    assert {r["title_method"] for r in recs} == {"feed"}

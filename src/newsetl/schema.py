@@ -31,6 +31,7 @@ RAW = pa.schema(
         pa.field("language_given", pa.string()),
         pa.field("keywords", pa.list_(pa.string())),
         pa.field("category", pa.string()),
+        pa.field("title_method", pa.string()),  # header | first_sentence | feed | html
     ]
 )
 
@@ -56,6 +57,7 @@ CLEAN = pa.schema(
         pa.field("category", pa.string()),
         pa.field("word_count", pa.int32()),
         pa.field("text_hash", pa.string()),
+        pa.field("title_method", pa.string()),
     ]
 )
 
@@ -88,6 +90,7 @@ ARTICLES = pa.schema(
         pa.field("format", pa.string()),
         pa.field("run_id", pa.string()),
         pa.field("ingest_date", pa.date32()),
+        pa.field("title_method", pa.string()),  # header | first_sentence | feed | html
     ]
 )
 

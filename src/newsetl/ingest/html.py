@@ -27,6 +27,7 @@ def parse_html(data: bytes) -> list[dict]:
     return [
         {
             "title": meta.get("title"),
+            "title_method": "html",
             # trafilatura puts one paragraph per line; the pipeline separates paragraphs by a blank line.
             "text": "\n\n".join(ln.strip() for ln in text.split("\n") if ln.strip()),
             "url": meta.get("url"),

@@ -13,7 +13,17 @@ from newsetl.ingest.errors import FileError, Issue, TooLarge
 # Our field <- feed field names, first present wins.
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "title": ("title", "headline", "name"),
-    "text": ("text", "body", "content", "articleBody", "article_body", "description", "summary"),
+    "text": (
+        "text",
+        "body",
+        "content",
+        "articleBody",
+        "article_body",
+        "content_text",
+        "content_html",
+        "description",
+        "summary",
+    ),
     "url": ("url", "link", "canonical_url", "permalink"),
     "outlet_meta": ("source", "site_name", "outlet", "publisher", "site", "source_name", "sitename"),
     "published_raw": (
@@ -95,7 +105,7 @@ def _as_list(v: Any) -> list[str]:
 
 def map_feed_record(obj: dict) -> dict:
     """Return a raw record from one feed object, using the usual field names."""
-    rec: dict[str, Any] = {}
+    rec: dict[str, Any] = {"title_method": "feed"}
     for ours, names in FIELD_NAMES.items():
         v = _first(obj, names)
         if ours == "keywords":
@@ -104,10 +114,44 @@ def map_feed_record(obj: dict) -> dict:
             rec[ours] = _as_date(v)
         else:
             rec[ours] = _as_text(v)
+    if rec.get("text") and _first(obj, FIELD_NAMES["text"]) is obj.get("content_html"):
+        rec["text"] = _html_text(rec["text"])
     return rec
 
 
+def _html_text(fragment: str) -> str:
+    """Return the text of an HTML fragment (JSON Feed content_html), one paragraph per block element."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return fragment
+    for block in root.iter("p", "div", "br", "li", "h1", "h2", "h3", "h4", "blockquote"):
+        block.tail = "\n" + (block.tail or "")
+    return "\n".join(ln.strip() for ln in root.text_content().split("\n") if ln.strip())
+
+
+def _is_json_feed(value: dict) -> bool:
+    """A JSON Feed (jsonfeed.org, 1.0 or 1.1) document: its items are the articles."""
+    return str(value.get("version", "")).startswith("https://jsonfeed.org/version/") and isinstance(
+        value.get("items"), list
+    )
+
+
 def _records_from_value(value: Any, raw_for: Any) -> Iterator[dict | Issue]:
+    if isinstance(value, dict) and _is_json_feed(value):
+        # The feed's own title names the outlet of items that do not name one; it is no article.
+        outlet = _as_text(value.get("title"))
+        for i, item in enumerate(value["items"]):
+            if not isinstance(item, dict):
+                yield Issue(i, "not_an_object", f"item {i} is {type(item).__name__}, not an object", raw_for(item))
+                continue
+            rec = _mapped(item, i)
+            if isinstance(rec, dict) and not rec.get("outlet_meta"):
+                rec["outlet_meta"] = outlet
+            yield rec
+        return
     if isinstance(value, dict):
         for key in _LIST_KEYS:
             if isinstance(value.get(key), list) and not _first(value, FIELD_NAMES["text"]):
