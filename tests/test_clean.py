@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,3 +119,49 @@ def test_cleaning_is_idempotent(title, body):
     twice, bad2 = clean_record(rec(title=once["title"], text=once["text"]))
     assert bad2 is None
     assert (twice["title"], twice["text"]) == (once["title"], once["text"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "utc", "offset", "precision", "method"),
+    [
+        ("2026-11-20T07:30:00+01:00", datetime(2026, 11, 20, 6, 30, tzinfo=UTC), "+01:00", "second", "iso"),
+        ("21 ноября 2026", datetime(2026, 11, 21, tzinfo=UTC), None, "day", "dateparser"),
+        ("21 novembre 2026 à 10h15", datetime(2026, 11, 21, 10, 15, tzinfo=UTC), None, "second", "dateparser"),
+        ("2026年11月21日", datetime(2026, 11, 21, tzinfo=UTC), None, "day", "dateparser"),
+        ("21. November 2026, 10:15 Uhr", datetime(2026, 11, 21, 10, 15, tzinfo=UTC), None, "second", "dateparser"),
+        ("Feb 2019", datetime(2019, 2, 1, tzinfo=UTC), None, "month", "dateutil"),
+        ("2019", datetime(2019, 1, 1, tzinfo=UTC), None, "year", "iso"),
+        ("2019-02", datetime(2019, 2, 1, tzinfo=UTC), None, "month", "iso"),
+        ("vor 2 Stunden", datetime(2026, 11, 21, 10, 0, tzinfo=UTC), None, "second", "relative_to_file_time"),
+        ("2 hours ago", datetime(2026, 11, 21, 10, 0, tzinfo=UTC), None, "second", "relative_to_file_time"),
+        ("il y a 3 jours", datetime(2026, 11, 18, 12, 0, tzinfo=UTC), None, "day", "relative_to_file_time"),
+    ],
+)
+def test_dates_keep_time_offset_and_precision(raw, utc, offset, precision, method):
+    """Dates in many languages: time and offset kept, partial dates never padded with today, relative ones placed."""
+    from newsetl.dates import parse_date
+
+    file_time = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    got = parse_date(raw, file_time)
+    assert (got.at, got.offset, got.precision, got.method, got.ok) == (utc, offset, precision, method, True)
+
+
+def test_incomplete_and_relative_dates_without_a_reference_are_refused():
+    """'5' or 'Feb' would need today's month or year; a relative date needs the file's time."""
+    from newsetl.dates import parse_date
+
+    for raw in ("5", "Feb", "Monday", "the day after tomorrow", "in 3 hours"):
+        assert not parse_date(raw, datetime(2026, 11, 21, tzinfo=UTC)).ok, raw
+    assert not parse_date("2 hours ago").ok
+
+
+def test_html_states_its_own_publication_time():
+    """article:published_time, JSON-LD datePublished and <time datetime> keep their time and offset."""
+    from newsetl.ingest.html import published_in_page
+
+    head = b'<meta property="article:published_time" content="2026-11-20T07:30:00+01:00">'
+    assert published_in_page(b"<html><head>" + head + b"</head></html>") == "2026-11-20T07:30:00+01:00"
+    ld = b'<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2026-11-19T22:05:00-05:00"}</script>'
+    assert published_in_page(ld) == "2026-11-19T22:05:00-05:00"
+    assert published_in_page(b'<p><time datetime="2026-11-18T09:00:00Z">yesterday</time></p>') == "2026-11-18T09:00:00Z"
+    assert published_in_page(b"<p>no date here</p>") is None

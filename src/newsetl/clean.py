@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import html
 import json
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pyarrow as pa
 
+from newsetl.dates import parse_date
 from newsetl.rules import RULES, Rules
 from newsetl.schema import CLEAN, QUARANTINE, from_rows
 
@@ -24,7 +24,6 @@ _SPACES = re.compile(r"[^\S\n]+")
 # Han, kana and Hangul are written without spaces: each character counts as one token.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
-_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
 
 
 def _fix_unicode(s: str) -> str:
@@ -132,41 +131,9 @@ def extract_trailers(paras: list[str], rules: Rules = RULES) -> tuple[list[str],
 
 
 def parse_published(raw: str | None) -> tuple[datetime | None, str | None, bool]:
-    """Return (UTC datetime, original UTC offset like '+02:00', ok) for a date string.
-
-    ok is False when a non-empty value could not be read as a date. A value with no
-    offset is taken as UTC and its offset left empty.
-    """
-    if raw is None or not str(raw).strip():
-        return None, None, True
-    s = str(raw).strip()
-    dt: datetime | None = None
-    try:
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
-    except ValueError:
-        try:
-            dt = email.utils.parsedate_to_datetime(s)
-        except (TypeError, ValueError, IndexError):
-            dt = None
-        if dt is None and _YEAR.search(s):
-            from dateutil import parser as du
-
-            try:
-                dt = du.parse(s)
-            except (ValueError, OverflowError):
-                dt = None
-    if dt is None:
-        return None, None, False
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        return dt.replace(tzinfo=UTC), None, True
-    off = dt.utcoffset() or timedelta(0)
-    mins = int(off.total_seconds() // 60)
-    sign = "+" if mins >= 0 else "-"
-    offset = f"{sign}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
-    try:
-        return dt.astimezone(UTC), offset, True
-    except (OverflowError, ValueError):
-        return None, None, False
+    """Return (UTC datetime, original UTC offset like '+02:00', ok) for a date string (see newsetl.dates)."""
+    p = parse_date(raw)
+    return p.at, p.offset, p.ok
 
 
 def _clean_keywords(values: list[str] | None) -> list[str]:
@@ -210,7 +177,8 @@ def clean_record(rec: dict, rules: Rules = RULES) -> tuple[dict | None, dict | N
         return None, _reject(rec, "boilerplate_only", "the body held only boilerplate lines")
     if not title:
         return None, _reject(rec, "missing_title", "the record has no title")
-    published_at, offset, ok = parse_published(rec.get("published_raw"))
+    published = parse_date(rec.get("published_raw"), rec.get("file_modified"))
+    published_at, offset, ok = published.at, published.offset, published.ok
     if not ok:
         return None, _reject(rec, "invalid_published_at", f"unreadable date {str(rec.get('published_raw'))[:80]!r}")
     toks = tokens(text)
@@ -229,6 +197,8 @@ def clean_record(rec: dict, rules: Rules = RULES) -> tuple[dict | None, dict | N
         keywords=_clean_keywords(rec.get("keywords")),
         published_at=published_at,
         published_offset=offset,
+        published_precision=published.precision,
+        published_method=published.method,
         word_count=len(toks),
         text_hash=text_fingerprint(text, toks),
     )

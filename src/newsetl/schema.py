@@ -32,6 +32,7 @@ RAW = pa.schema(
         pa.field("keywords", pa.list_(pa.string())),
         pa.field("category", pa.string()),
         pa.field("title_method", pa.string()),  # header | first_sentence | feed | html
+        pa.field("file_modified", TS),  # the file's modification time: what relative dates count from
     ]
 )
 
@@ -58,6 +59,9 @@ CLEAN = pa.schema(
         pa.field("word_count", pa.int32()),
         pa.field("text_hash", pa.string()),
         pa.field("title_method", pa.string()),
+        pa.field("file_modified", TS),
+        pa.field("published_precision", pa.string()),
+        pa.field("published_method", pa.string()),
     ]
 )
 
@@ -91,6 +95,8 @@ ARTICLES = pa.schema(
         pa.field("run_id", pa.string()),
         pa.field("ingest_date", pa.date32()),
         pa.field("title_method", pa.string()),  # header | first_sentence | feed | html
+        pa.field("published_precision", pa.string()),  # second | day | month | year
+        pa.field("published_method", pa.string()),  # iso | rfc2822 | dateutil | dateparser | relative_to_file_time
     ]
 )
 

@@ -8,6 +8,7 @@ import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from newsetl.ingest.decode import DecodeError, bom_encoding, decode_bytes
@@ -120,6 +121,7 @@ def read_file(entry: FileEntry, limits: Limits = DEFAULT_LIMITS) -> Iterator[dic
         "file_sha256": entry.sha256,
         "format": entry.format,
         "folder": None if folder == "." else folder,
+        "file_modified": datetime.fromtimestamp(entry.mtime, UTC) if entry.mtime is not None else None,
     }
     for item in _guarded(_records(entry, limits)):
         if isinstance(item, Issue):

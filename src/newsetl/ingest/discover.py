@@ -31,6 +31,7 @@ class FileEntry:
     format: str | None  # None: not a supported extension
     gzipped: bool
     error: str | None = None  # set when the file could not even be fingerprinted
+    mtime: float | None = None  # modification time (seconds since the epoch)
 
 
 def format_of(name: str) -> tuple[str | None, bool]:
@@ -88,7 +89,7 @@ def discover_files(landing: str | Path) -> Iterator[FileEntry]:
             except OSError as exc:
                 yield FileEntry(rel, str(full), 0, _hash_text(rel), fmt, gz, f"unreadable: {exc.strerror or exc}")
                 continue
-            yield FileEntry(rel, str(full), size, digest, fmt, gz)
+            yield FileEntry(rel, str(full), size, digest, fmt, gz, mtime=st.st_mtime)
 
 
 _SPECIAL = {
