@@ -52,14 +52,6 @@ class Health:
     checked: int = 0
     damage: list[Damage] = field(default_factory=list)
 
-    def versions(self) -> dict[tuple[str, str], set[str]]:
-        """Return (path, sha256) -> ids of the runs whose rows of that file version sat in a damaged part."""
-        out: dict[tuple[str, str], set[str]] = {}
-        for d in self.damage:
-            for version in d.sources:
-                out.setdefault(version, set()).add(d.run_id or "")
-        return out
-
 
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
