@@ -120,7 +120,7 @@ def _detector_class() -> Any:
     from langdetect.detector import Detector
     from langdetect.utils.ngram import NGram
 
-    normalize = lru_cache(maxsize=None)(NGram.normalize)  # a pure function of one character
+    normalize = _normalizer()  # NGram.normalize, memoised: a pure function of one character
 
     class ArrayDetector(Detector):  # type: ignore[misc]
         def _extract_ngrams(self) -> list[str]:
@@ -171,6 +171,44 @@ def _detector_class() -> Any:
             return float(prob.max())
 
     return ArrayDetector
+
+
+_FLOOR = 1e-7  # the probability an n-gram no profile has counts with
+
+
+def plausibility(words: list[str]) -> float:
+    """Return how much `words` read like one language langdetect knows: the best language's mean
+    log-probability of their character 1-3-grams (higher is more plausible; n-grams no profile has
+    count as a tiny floor). Used to choose between the decodings of a legacy-encoded file."""
+    import numpy as np
+
+    wmap = _factory().word_lang_prob_map
+    normalize = _normalizer()
+    rows, unknown = [], 0
+    for word in words:
+        padded = " " + "".join(normalize(ch) for ch in word.lower()) + " "
+        for n in (1, 2, 3):
+            for i in range(len(padded) - n + 1):
+                gram = padded[i : i + n]
+                if gram.strip() == "":
+                    continue
+                row = wmap.get(gram)
+                if row is None:
+                    unknown += 1
+                else:
+                    rows.append(row)
+    total = len(rows) + unknown
+    if total == 0:
+        return 0.0
+    logs = (np.log(np.asarray(rows) + _FLOOR).sum(axis=0) if rows else 0.0) + unknown * np.log(_FLOOR)
+    return float(np.max(logs) / total)
+
+
+@lru_cache(maxsize=1)
+def _normalizer() -> Any:
+    from langdetect.utils.ngram import NGram
+
+    return lru_cache(maxsize=None)(NGram.normalize)
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 from newsetl.ingest.decode import DecodeError, bom_encoding, decode_bytes
 from newsetl.ingest.discover import FileEntry, discover_files, format_of, sha256_file
-from newsetl.ingest.errors import FileChanged, FileError, Issue, TooLarge
+from newsetl.ingest.errors import FileChanged, FileError, Issue, TooLarge, Undecodable
 from newsetl.ingest.html import parse_html
 from newsetl.ingest.jsonfeed import parse_json, parse_jsonl
 from newsetl.ingest.text import parse_text
@@ -107,6 +107,10 @@ def _guarded(gen: Iterator[dict | Issue]) -> Iterator[dict | Issue]:
         raise FileError(f"corrupt gzip: {exc}") from exc
     except DecodeError as exc:
         raise FileError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise FileError(
+            f"undecodable {exc.encoding} text at byte {exc.start} of a stretch: the rest is not read"
+        ) from exc
 
 
 def read_file(entry: FileEntry, limits: Limits = DEFAULT_LIMITS) -> Iterator[dict | Issue]:
@@ -170,7 +174,7 @@ def _records(entry: FileEntry, limits: Limits) -> Iterator[dict | Issue]:
         raise FileError(f"unsupported format {fmt!r}")
 
 
-def _jsonl_lines(entry: FileEntry, limits: Limits) -> Iterator[str | TooLarge]:
+def _jsonl_lines(entry: FileEntry, limits: Limits) -> Iterator[str | TooLarge | Undecodable]:
     """Stream decoded lines (a line over limits.record_bytes is skipped as TooLarge); the encoding is
     sniffed from the first 64 KiB."""
     with _open(entry, limits, whole=False) as fh:
@@ -186,12 +190,41 @@ def _jsonl_lines(entry: FileEntry, limits: Limits) -> Iterator[str | TooLarge]:
         if not head.strip():
             raise FileError("empty file")
         enc = bom_encoding(head)
-        if enc is None:
-            # Cut the sniff sample at a line end so a multi-byte character is not split.
-            _text, enc = decode_bytes(head[: head.rfind(b"\n") + 1 or len(head)])
         raw = io.BufferedReader(_Prefixed(head, fh))  # type: ignore[type-var]
-        stream = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline=None)
-        yield from _bounded_lines(stream, limits.record_bytes)
+        if enc is not None:
+            # UTF-16/32 named by a BOM: one text stream, strict (an undecodable stretch ends the file, said).
+            stream = io.TextIOWrapper(raw, encoding=enc, errors="strict", newline=None)
+            yield from _bounded_lines(stream, limits.record_bytes)
+            return
+        # Cut the sniff sample at a line end so a multi-byte character is not split.
+        _text, guess = decode_bytes(head[: head.rfind(b"\n") + 1 or len(head)])
+        yield from _decoded_lines(raw, guess, limits.record_bytes)
+
+
+def _decoded_lines(raw: io.BufferedIOBase, guess: str, limit: int) -> Iterator[str | TooLarge | Undecodable]:
+    """Yield each line decoded on its own: UTF-8 if it is valid UTF-8, else the file's guess, else the
+    line's own detected encoding (which becomes the guess); a line nothing decodes is Undecodable.
+    Nothing is ever replaced with U+FFFD."""
+    while line := raw.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            size = len(line)
+            while (more := raw.readline(1 << 20)) and not more.endswith(b"\n"):
+                size += len(more)
+            yield TooLarge(size + len(more))
+            continue
+        for enc in ("utf-8", guess):
+            try:
+                yield line.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            try:
+                text, guess = decode_bytes(line)
+            except DecodeError:
+                yield Undecodable(len(line))
+                continue
+            yield text
 
 
 def _bounded_lines(stream: io.TextIOBase, limit: int) -> Iterator[str | TooLarge]:

@@ -27,3 +27,12 @@ class TooLarge:
 
     def __init__(self, size: int) -> None:
         self.size = size
+
+
+class Undecodable:
+    """A JSONL line no encoding decodes: it becomes an Issue (`undecodable`), never U+FFFD text."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from newsetl.ingest.errors import FileError, Issue, TooLarge
+from newsetl.ingest.errors import FileError, Issue, TooLarge, Undecodable
 
 # Our field <- feed field names, first present wins.
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
@@ -214,12 +214,15 @@ def parse_json(text: str) -> Iterator[dict | Issue]:
     yield from _records_from_value(value, _raw)
 
 
-def parse_jsonl(lines: Iterable[str | TooLarge]) -> Iterator[dict | Issue]:
+def parse_jsonl(lines: Iterable[str | TooLarge | Undecodable]) -> Iterator[dict | Issue]:
     """Yield records or Issues from JSON Lines; a malformed line is an Issue, the rest still load."""
     for i, line in enumerate(lines):
         if isinstance(line, TooLarge):
             detail = f"line {i + 1}: {line.size:,} characters, above NEWSETL_MAX_RECORD_BYTES"
             yield Issue(i, "record_too_large", detail, "")
+            continue
+        if isinstance(line, Undecodable):
+            yield Issue(i, "undecodable", f"line {i + 1}: {line.size:,} bytes no text encoding decodes", "")
             continue
         s = line.strip()
         if not s:
