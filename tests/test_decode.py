@@ -35,13 +35,21 @@ def test_binary_is_rejected():
 
 # Legacy-encoded articles, written for this test, in the code pages their languages used.
 LEGACY = [
-    ("fr", "cp1252", "La médiathèque de Nantes rouvre ses portes après des travaux ; les élèves y trouveront des œuvres rénovées."),
+    (
+        "fr",
+        "cp1252",
+        "La médiathèque de Nantes rouvre ses portes après des travaux ; les élèves y trouveront des œuvres rénovées.",
+    ),
     ("fr", "latin-1", "La médiathèque de Nantes rouvre après deux années de travaux, a annoncé la mairie à la presse."),
     ("de", "cp1252", "Die Stadtverwaltung kündigte an, dass die Brücke über die Weser für Fußgänger geöffnet bleibt."),
     ("es", "cp1252", "El ayuntamiento anunció que la biblioteca abrirá el próximo año con más espacio para niños."),
     ("pt", "cp1252", "A prefeitura anunciou que o armazém do porto será transformado em centro cultural até março."),
     ("it", "cp1252", "Il comune ha annunciato che la città riaprirà il museo più grande della regione già lunedì."),
-    ("pl", "cp1250", "Władze miasta ogłosiły, że nowa linia tramwajowa połączy dworzec z północnymi dzielnicami Łodzi."),
+    (
+        "pl",
+        "cp1250",
+        "Władze miasta ogłosiły, że nowa linia tramwajowa połączy dworzec z północnymi dzielnicami Łodzi.",
+    ),
     ("pl", "iso-8859-2", "Rada miejska zatwierdziła plan budowy mostu, który skróci dojazd do śródmieścia o kwadrans."),
     ("cs", "cp1250", "Městská rada schválila plán na prodloužení tramvajové tratě o čtyři kilometry až k nádraží."),
     ("ru", "cp1251", "Городской совет одобрил план продления северной трамвайной линии на четыре километра."),
@@ -50,7 +58,11 @@ LEGACY = [
     ("uk", "koi8-u", "Львівська міська рада ухвалила рішення про будівництво нової їдальні для школярів."),
     ("el", "cp1253", "Το δημοτικό συμβούλιο ενέκρινε το σχέδιο επέκτασης της βόρειας γραμμής του τραμ."),
     ("el", "iso-8859-7", "Η δημοτική βιβλιοθήκη ολοκλήρωσε την ψηφιοποίηση της συλλογής παλαιών εφημερίδων."),
-    ("tr", "cp1254", "Belediye meclisi, kuzey tramvay hattının dört kilometre uzatılması planını onayladı; işçiler hazır."),
+    (
+        "tr",
+        "cp1254",
+        "Belediye meclisi, kuzey tramvay hattının dört kilometre uzatılması planını onayladı; işçiler hazır.",
+    ),
     ("tr", "iso-8859-9", "İstanbul'da şehir kütüphanesi, eski gazete arşivinin dijitalleştirilmesini tamamladı."),
     ("ja", "shift_jis", "市議会は木曜日、北部の路面電車の路線を四キロ延長する計画を承認した。工事は春に始まる予定だ。"),
     ("zh", "gb18030", "市议会周四批准了将北部电车线路延长四公里的计划，工程预计明年春天开工，历时约十八个月。"),
@@ -58,7 +70,7 @@ LEGACY = [
 ]
 
 
-@pytest.mark.parametrize(("lang", "encoding", "text"), LEGACY, ids=[f"{l}-{e}" for l, e, _ in LEGACY])
+@pytest.mark.parametrize(("lang", "encoding", "text"), LEGACY, ids=[f"{lang}-{enc}" for lang, enc, _ in LEGACY])
 def test_legacy_encoded_articles_decode_exactly(lang, encoding, text):
     """A news text in its language's usual single-byte code page decodes to exactly the original."""
     body = f"{text}\n\n{text}"
@@ -72,8 +84,12 @@ def test_a_late_jsonl_line_in_another_encoding_is_decoded_not_replaced(tmp_path)
 
     from newsetl.ingest import discover_files, read_file
 
-    filler = [json.dumps({"title": f"Story {i}", "text": "Plain ASCII text about the harbour. " * 20}) for i in range(120)]
-    late = json.dumps({"title": "Médiathèque", "text": "La médiathèque rouvre ; les élèves sont ravis."}, ensure_ascii=False)
+    filler = [
+        json.dumps({"title": f"Story {i}", "text": "Plain ASCII text about the harbour. " * 20}) for i in range(120)
+    ]
+    late = json.dumps(
+        {"title": "Médiathèque", "text": "La médiathèque rouvre ; les élèves sont ravis."}, ensure_ascii=False
+    )
     undecodable = b"\x81\x8d\x8f\x90\x9d" * 4  # no code page in the list decodes these as text
     data = "\n".join(filler).encode() + b"\n" + late.encode("cp1252") + b"\n" + undecodable + b"\n"
     assert len(data) > 65536
