@@ -102,3 +102,24 @@ def test_related_news_are_not_near_duplicates():
     worst = max(((sigs[i] == sigs[j]).mean(), human[i][j]) for i in range(len(docs)) for j in range(i + 1, len(docs)))
     print(f"highest estimated Jaccard between two different stories: {worst[0]:.2f} (human similarity {worst[1]})")
     assert worst[0] < 0.3
+
+
+def test_real_articles_without_a_headline_line_load():
+    """SemEval 2022 news bodies written as text files with no title line: almost all load (first sentence titles)."""
+    from newsetl.ingest.text import parse_text
+
+    rows = [json.loads(ln) for ln in need_shared(REALDATA / "semeval2022_task8_pairs_tr_fr" / "articles.jsonl").open()]
+    prov = {"record_id": "r", "source_file": "f.txt", "file_sha256": "s", "record_no": 0, "format": "txt"}
+    rejected, methods = Counter(), Counter()
+    for r in rows:
+        [rec] = parse_text(r["text"]) or [{}]
+        cleaned, reject = clean_record(rec | prov) if rec else (None, {"reason": "no_record"})
+        if reject:
+            rejected[reject["reason"]] += 1
+        else:
+            methods[cleaned["title_method"]] += 1
+            rejected["title_length_out_of_range"] += not (3 <= len(cleaned["title"]) <= 400)
+    share = sum(rejected.values()) / len(rows)
+    print(f"body-only files: {len(rows)}, not loadable {dict(rejected)} ({share:.1%}), titles by {dict(methods)}")
+    assert share <= 0.03, rejected  # the parser before title_method: 236 of 960 (24.6 %)
+    assert methods["first_sentence"] > 0.3 * len(rows)
