@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from newsetl import warehouse as wh
 from newsetl.config import Settings
 from newsetl.ledger import new_run
 from newsetl.pipeline import run_steps
-from newsetl.runners import worker_pool
+from newsetl.runners import WorkerPool, worker_pool
 from newsetl.summary import RunSummary, broken_input
 
 
@@ -29,15 +28,15 @@ def _step(fn: Callable, args: tuple) -> Any:
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-def _pooled_step(pool: Executor, fn: Callable, args: tuple) -> Any:
+def _pooled_step(pool: WorkerPool, fn: Callable, args: tuple) -> Any:
     """One per-chunk step, run on the worker process pool (the task thread only waits for it)."""
-    return pool.submit(fn, *args).result()
+    return pool.call(fn, args)
 
 
 class PrefectRunner:
     """newsetl.runners.Runner that makes every step a named Prefect task run."""
 
-    def __init__(self, pool: Executor) -> None:
+    def __init__(self, pool: WorkerPool) -> None:
         self.pool = pool
         self.logger = get_run_logger()
 

@@ -206,3 +206,29 @@ def test_any_bytes_complete_and_account(tmp_path_factory, data, suffix, gz):
     assert q(base / "wh", "SELECT count(*) FROM files")[0][0] == 2
     read, landed = accounting(base / "wh")
     assert read == landed
+
+
+@pytest.mark.slow
+def test_a_file_that_hangs_is_failed_timeout_and_the_run_goes_on(tmp_path):
+    """A file whose reading overruns NEWSETL_FILE_TIMEOUT: its worker is replaced, the file is `failed: timeout`,
+    every other file of the run (same chunk included) loads, and nothing is doubled."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in ("a.jsonl", "hangs.jsonl", "c.jsonl"):
+        (landing / name).write_text("\n".join(json.dumps(good(hash(name) % 1000 + i)) for i in range(3)))
+    wh = tmp_path / "wh"
+    env = os.environ | {"NEWSETL_WORKERS": "2", "NEWSETL_FILE_TIMEOUT": "3", "NEWSETL_STALL_ON": "hangs.jsonl"}
+    out = subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "run", "--no-prefect", "--quiet", str(landing), "--warehouse", str(wh)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    files = {r[0]: (r[1], r[2]) for r in q(wh, "SELECT path, status, error FROM files")}
+    assert files["hangs.jsonl"][0] == "failed" and files["hangs.jsonl"][1].startswith("timeout:"), files
+    assert files["a.jsonl"][0] == files["c.jsonl"][0] == "loaded"
+    assert q(wh, "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(6, 6)]
+    read, landed = accounting(wh)
+    assert read == landed == 6

@@ -41,6 +41,9 @@ class Settings:
     max_file_bytes: int = field(default=1 << 30, metadata=_range(1 << 10))
     max_record_bytes: int = field(default=32 << 20, metadata=_range(1 << 10))
     max_compression_ratio: float = field(default=200.0, metadata=_range(1))
+    # Seconds one file may take to read; a worker that overruns is replaced and the file is `failed: timeout`
+    # (with workers = 1 files are read in the run's own process, which is never killed: no limit there).
+    file_timeout: int = field(default=600, metadata=_range(1))
     # Worker processes for the CPU-bound stages (parse, clean, language).
     workers: int = field(default=max(1, min(2, os.cpu_count() or 1)), metadata=_range(1, 512))
     # Near-duplicate threshold on the estimated Jaccard similarity of 5-word shingles.

@@ -27,3 +27,14 @@ def fault(point: str) -> None:
         raise ValueError(f"unknown fault point {point!r}")
     if os.environ.get(ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+STALL_ENV = "NEWSETL_STALL_ON"
+
+
+def stall(name: str) -> None:
+    """Hang for an hour when NEWSETL_STALL_ON names this landing file (tests of the per-file time limit)."""
+    if os.environ.get(STALL_ENV) == name:
+        import time
+
+        time.sleep(3600)

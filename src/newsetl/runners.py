@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -29,14 +30,14 @@ class Runner(Protocol):
 class LocalRunner:
     """Runs steps in this process and the per-chunk steps on `pool`."""
 
-    def __init__(self, pool: Executor, log: Callable[[str], None] = lambda m: None) -> None:
+    def __init__(self, pool: WorkerPool, log: Callable[[str], None] = lambda m: None) -> None:
         self.pool, self._log = pool, log
 
     def one(self, name: str, fn: Callable, *args: Any, retries: int = 0) -> Any:
         return fn(*args)
 
     def many(self, name: str, fn: Callable, calls: list[tuple], labels: list[str]) -> list:
-        return [f.result() for f in [self.pool.submit(fn, *args) for args in calls]]
+        return self.pool.map(fn, calls)
 
     def log(self, message: str) -> None:
         self._log(message)
@@ -69,16 +70,81 @@ def _die_with(parent: int, interval: float = 0.2) -> None:
     threading.Thread(target=watch, name="newsetl-die-with-run", daemon=True).start()
 
 
+class WorkerPool:
+    """A process pool whose broken workers can be replaced (a worker killed for overrunning a file's time limit).
+
+    A step may say that a dead worker is recoverable: `fn.on_broken_worker(*args)` returns True when the
+    step left word of why its worker died (parse: the file that overran) and a new attempt will not repeat
+    it. Then the pool is replaced and the unfinished calls run again; otherwise BrokenProcessPool stands.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._lock = threading.Lock()
+        self._pool = self._new()
+
+    def _new(self) -> Executor:
+        if self.workers <= 1:
+            return _InlineExecutor()
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=get_context("spawn"), initializer=_die_with, initargs=(os.getpid(),)
+        )
+
+    def submit(self, fn: Callable, /, *args: Any) -> Future:
+        return self._pool.submit(fn, *args)
+
+    def _replace(self, broken: Executor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                self._pool = self._new()
+                broken.shutdown(wait=False, cancel_futures=True)
+
+    def _recoverable(self, fn: Callable, args: tuple) -> bool:
+        check = getattr(fn, "on_broken_worker", None)
+        return bool(check and check(*args))
+
+    def call(self, fn: Callable, args: tuple, attempts: int = 20) -> Any:
+        """Run fn(*args) on a worker and return its result, replacing the pool when the step can recover."""
+        for _ in range(attempts):
+            pool = self._pool
+            try:
+                return pool.submit(fn, *args).result()
+            except BrokenProcessPool:
+                if not self._recoverable(fn, args):
+                    raise
+                self._replace(pool)
+        raise BrokenProcessPool(f"workers kept dying after {attempts} replacements")
+
+    def map(self, fn: Callable, calls: list[tuple], attempts: int = 20) -> list:
+        """Run fn on every argument tuple in parallel; return the results in order (see `call`)."""
+        results: dict[int, Any] = {}
+        todo = list(range(len(calls)))
+        for _ in range(attempts):
+            pool = self._pool
+            futures = {i: pool.submit(fn, *calls[i]) for i in todo}
+            broken: list[int] = []
+            for i, fut in futures.items():
+                try:
+                    results[i] = fut.result()
+                except BrokenProcessPool:
+                    broken.append(i)
+            if not broken:
+                return [results[i] for i in range(len(calls))]
+            if not any(self._recoverable(fn, calls[i]) for i in broken):
+                raise BrokenProcessPool("a worker process died")
+            self._replace(pool)
+            todo = broken
+        raise BrokenProcessPool(f"workers kept dying after {attempts} replacements")
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 @contextmanager
-def worker_pool(workers: int) -> Iterator[Executor]:
-    """Yield an executor for the CPU-bound steps: `workers` spawned processes, or inline when 1."""
-    if workers <= 1:
-        yield _InlineExecutor()
-        return
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context("spawn"), initializer=_die_with, initargs=(os.getpid(),)
-    )
+def worker_pool(workers: int) -> Iterator[WorkerPool]:
+    """Yield the pool for the CPU-bound steps: `workers` spawned processes, or inline when 1."""
+    pool = WorkerPool(workers)
     try:
         yield pool
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()

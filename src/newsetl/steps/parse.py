@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +20,7 @@ import pyarrow.parquet as pq
 from newsetl import warehouse as wh
 from newsetl.clean import clean_articles
 from newsetl.dedup import fingerprint_texts
-from newsetl.faults import fault
+from newsetl.faults import fault, stall
 from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, Limits, read_file, record_id
 from newsetl.ledger import RunContext
 from newsetl.schema import (
@@ -46,7 +53,11 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
     Records are flushed in batches of at most settings.batch_size records or batch_bytes of text,
     so a huge file is streamed through in bounded memory.
     """
+    s = ctx.settings
     res = ChunkResult()
+    _remove_earlier_attempt(ctx, chunk_no)  # a retry or a replaced worker starts the chunk afresh
+    overran = _timed_out(ctx)
+    watch = _Watchdog(ctx, s.file_timeout) if multiprocessing.parent_process() is not None else None
     raw: list[dict] = []
     issues: list[dict] = []
     pending_bytes = 0
@@ -62,13 +73,21 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
         pending_bytes = 0
 
     voided: set[str] = set()
-    s = ctx.settings
     limits = Limits(s.max_file_bytes, s.max_record_bytes, s.max_compression_ratio)
     for index, entry in chunk:
         count = 0
         error = None
         status = "loaded"
+        if (entry.path, entry.sha256) in overran:
+            error = (
+                f"timeout: reading took longer than {s.file_timeout} s (NEWSETL_FILE_TIMEOUT); its worker was replaced"
+            )
+            res.file_rows.append(file_row(ctx, entry, "failed", 0, error))
+            continue
+        if watch:
+            watch.start(entry)
         try:
+            stall(entry.path)
             for item in read_file(entry, limits):
                 count += 1
                 if isinstance(item, Issue):
@@ -94,6 +113,8 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
         except Exception as exc:  # noqa: BLE001 - one file must never stop the run: it becomes its status
             error = f"unexpected error while reading: {type(exc).__name__}: {exc}".splitlines()[0][:300]
             status = "partial" if count else "failed"
+        if watch:
+            watch.stop()
         res.records_in += count
         res.file_rows.append(file_row(ctx, entry, status, count, error))
     flush()
@@ -150,3 +171,72 @@ def _drop_staged_records(res: ChunkResult, paths: set[str]) -> None:
             res.clean_quarantined -= stages.get("clean", 0)
             res.reasons.subtract(removed.column("reason").to_pylist())
         wh.write_parquet(table.filter(pc.invert(drop)), Path(part))
+
+
+# ---------------------------------------------------------------- per-file time limit
+
+
+def _timeouts_dir(ctx: RunContext) -> Path:
+    return ctx.stage.dir / "timeouts"
+
+
+def _timed_out(ctx: RunContext) -> set[tuple[str, str]]:
+    """Return the file versions whose reading overran the time limit in this run (their worker was killed)."""
+    out = set()
+    for marker in _timeouts_dir(ctx).glob("*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            d = json.loads(marker.read_text("utf-8"))
+            out.add((d["path"], d["sha256"]))
+    return out
+
+
+def _on_broken_worker(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry]]) -> bool:
+    """A dead worker is recoverable when a file of this chunk overran its time limit: the retry skips it."""
+    return any((e.path, e.sha256) in _timed_out(ctx) for _i, e in chunk)
+
+
+class _Watchdog:
+    """In a worker process: when reading one file takes longer than `limit` seconds, leave word of which
+    file it was and end the worker at once (a hang in C code cannot be interrupted any other way);
+    the pool replaces the worker and the chunk runs again without that file."""
+
+    def __init__(self, ctx: RunContext, limit: float) -> None:
+        self.ctx, self.limit = ctx, limit
+        self.entry: FileEntry | None = None
+        self.deadline = 0.0
+        threading.Thread(target=self._watch, name="newsetl-file-timeout", daemon=True).start()
+
+    def start(self, entry: FileEntry) -> None:
+        self.entry, self.deadline = entry, time.monotonic() + self.limit
+
+    def stop(self) -> None:
+        self.entry = None
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(1.0, self.limit / 4))
+            entry = self.entry
+            if entry is not None and time.monotonic() > self.deadline:
+                folder = _timeouts_dir(self.ctx)
+                folder.mkdir(parents=True, exist_ok=True)
+                name = hashlib.sha256(f"{entry.path}\0{entry.sha256}".encode()).hexdigest()[:20]
+                marker = {"path": entry.path, "sha256": entry.sha256}
+                tmp = folder / f".{name}.{os.getpid()}.tmp"
+                tmp.write_text(json.dumps(marker), "utf-8")
+                os.replace(tmp, folder / f"{name}.json")
+                os._exit(70)
+
+
+def _remove_earlier_attempt(ctx: RunContext, chunk_no: int) -> None:
+    """Delete what an earlier attempt at this chunk staged (a killed worker may have flushed some parts)."""
+    first = ctx.stage.parsed(chunk_no, 0)
+    prefix = first.name.rsplit("-", 1)[0]  # c00003
+    for folder, pattern in (
+        (first.parent, f"{prefix}-*.parquet"),
+        (ctx.stage.table_dir("quarantine"), f"p-{prefix}-*.parquet"),
+    ):
+        for part in folder.glob(pattern):
+            part.unlink(missing_ok=True)
+
+
+parse_chunk.on_broken_worker = _on_broken_worker  # type: ignore[attr-defined]
