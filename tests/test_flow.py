@@ -77,3 +77,25 @@ def test_broken_input_ends_the_run_failed_with_the_reason(prefect_harness, tmp_p
         state.result()
     summary = err.value.summary
     assert (summary.status, summary.articles_loaded, summary.parse_quarantined) == ("completed", 1, 3)
+
+
+def test_flow_replaces_a_worker_stuck_on_one_file(prefect_harness, tmp_path, monkeypatch):
+    """Under Prefect too: a file over NEWSETL_FILE_TIMEOUT is failed: timeout and the flow run completes."""
+    import json
+
+    from newsetl_flows.daily_ingest import daily_ingest
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for f in range(4):
+        rows = [
+            {"title": f"Story {f}-{i}", "text": f"The ferry {f} runs late on day {i} because of fog."} for i in range(2)
+        ]
+        (landing / f"feed-{f}.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    monkeypatch.setenv("NEWSETL_WORKERS", "2")
+    monkeypatch.setenv("NEWSETL_FILE_TIMEOUT", "3")
+    monkeypatch.setenv("NEWSETL_STALL_ON", "feed-2.jsonl")
+    state = daily_ingest(landing=str(landing), warehouse=str(tmp_path / "wh"), return_state=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary.files_failed, summary.articles_loaded) == (1, 6)

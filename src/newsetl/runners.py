@@ -103,7 +103,7 @@ class WorkerPool:
         check = getattr(fn, "on_broken_worker", None)
         return bool(check and check(*args))
 
-    def call(self, fn: Callable, args: tuple, attempts: int = 20) -> Any:
+    def call(self, fn: Callable, args: tuple, attempts: int = 6) -> Any:
         """Run fn(*args) on a worker and return its result, replacing the pool when the step can recover."""
         for _ in range(attempts):
             pool = self._pool
@@ -115,7 +115,7 @@ class WorkerPool:
                 self._replace(pool)
         raise BrokenProcessPool(f"workers kept dying after {attempts} replacements")
 
-    def map(self, fn: Callable, calls: list[tuple], attempts: int = 20) -> list:
+    def map(self, fn: Callable, calls: list[tuple], attempts: int = 6) -> list:
         """Run fn on every argument tuple in parallel; return the results in order (see `call`)."""
         results: dict[int, Any] = {}
         todo = list(range(len(calls)))

@@ -191,8 +191,11 @@ def _timed_out(ctx: RunContext) -> set[tuple[str, str]]:
 
 
 def _on_broken_worker(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry]]) -> bool:
-    """A dead worker is recoverable when a file of this chunk overran its time limit: the retry skips it."""
-    return any((e.path, e.sha256) in _timed_out(ctx) for _i, e in chunk)
+    """A dead worker is recoverable when a file of this run overran its time limit: every retry skips it.
+
+    Any chunk may ask: a pool breaks for all its pending calls when one worker dies.
+    """
+    return bool(_timed_out(ctx))
 
 
 class _Watchdog:
