@@ -152,7 +152,20 @@ def serve_daily(settings: Settings) -> None:
             global_limit=one_at_a_time,
         )
     finally:
+        _pause_schedule()
         stop_server(proc)
+
+
+def _pause_schedule() -> None:
+    """Pause daily-ingest/daily's schedule (no runs pile up while nothing serves them).
+
+    Prefect's runner pauses on shutdown by itself, but forgets to once it has executed a run that waited
+    for a concurrency slot (Runner._execute_flow_run clears pause_on_shutdown), so do it here as well.
+    """
+    from prefect.client.orchestration import get_client
+
+    with contextlib.suppress(Exception), get_client(sync_client=True) as client:  # noqa: BLE001 - best effort on stop
+        client.pause_deployment(client.read_deployment_by_name(f"daily-ingest/{DEPLOYMENT}").id)
 
 
 def trigger_run(settings: Settings, wait: bool = False) -> tuple[str, str | None]:
