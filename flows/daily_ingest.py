@@ -89,6 +89,11 @@ def publish_report(summary: RunSummary, max_rows: int = 200) -> None:
         create_table_artifact(
             key="quarantine", table=rows, description=f"Quarantined rows of this run (first {max_rows})"
         )
+    if summary.outlet_alerts:
+        alerts = [{k: str(v) for k, v in a.items()} for a in summary.outlet_alerts]
+        create_table_artifact(
+            key="outlet-alerts", table=alerts, description="Outlets whose metrics jumped against their last 14 days"
+        )
     validation = report.validation_rows(root, summary.run_id)
     if validation:
         create_table_artifact(key="validation", table=validation, description="Great Expectations results")

@@ -184,10 +184,13 @@ def test_triggered_run_completes_with_artifacts_and_shows_in_the_ui(served, tmp_
     by_key = {a["key"]: a for a in arts}
     assert {"ingest-summary", "quarantine", "validation"} <= set(by_key)
     assert "articles loaded" in by_key["ingest-summary"]["data"]
+    assert "## Stories" in by_key["ingest-summary"]["data"] and "new stories" in by_key["ingest-summary"]["data"]
+    assert "## Outlet alerts" in by_key["ingest-summary"]["data"]
     assert "malformed_json" in str(by_key["quarantine"]["data"])
     tasks = served.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
     names = {t["name"] for t in tasks}
     assert any(n.startswith("parse-clean chunk-") for n in names) and any(n.startswith("publish") for n in names)
+    assert any(n.startswith("stories") for n in names)
 
     if CHROMIUM is None:
         pytest.fail("chromium is not installed (.ci/run installs the Debian package `chromium`)")

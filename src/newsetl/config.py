@@ -48,6 +48,10 @@ class Settings:
     workers: int = field(default=max(1, min(2, os.cpu_count() or 1)), metadata=_range(1, 512))
     # Near-duplicate threshold on the estimated Jaccard similarity of 5-word shingles.
     near_threshold: float = field(default=0.7, metadata=_range(0, 1, lo_open=True))
+    # Stories: an article joins the story of its most similar earlier article (cosine of TF-IDF story terms
+    # at least story_threshold) published within story_window_days of it; otherwise it starts a story.
+    story_threshold: float = field(default=0.28, metadata=_range(0, 1, lo_open=True))
+    story_window_days: float = field(default=14.0, metadata=_range(0, 366, lo_open=True))
     # Characters of text langdetect looks at (its cost grows with length; news leads suffice).
     language_max_chars: int = field(default=1000, metadata=_range(1))
     # Fewer letters than this and the language is `und` (or the feed's language).

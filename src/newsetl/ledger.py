@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +20,7 @@ from newsetl import storage
 from newsetl import warehouse as wh
 from newsetl.config import InputError, Settings
 from newsetl.faults import fault
+from newsetl.health import OUTLET_DAILY_SQL, TRAILING_DAYS, alerts_sql
 from newsetl.schema import FILES, REPAIRS, RUNS, SUPERSESSIONS, VALIDATIONS, conform, from_rows, with_columns
 from newsetl.sources import default_registry
 from newsetl.staging import StagePaths, new_run_id, published_name, run_of_published
@@ -352,3 +353,37 @@ def articles_with_text(ctx: RunContext, text_hashes: list[str], excluding: list[
             .to_arrow_table()
             .to_pylist()
         )
+
+
+def story_window(
+    ctx: RunContext, start: datetime, end: datetime, arrived_since: datetime, replaced: list[dict]
+) -> tuple[dict[str, str], pa.Table]:
+    """Return the merged stories ({story id: the story it reads as now}, chains resolved) and the story-index rows of current articles with an event time in [start, end] or loaded since
+    `arrived_since` (undated articles are compared by when they arrived).
+
+    Reads the index's small columns only (never a text); rows of file versions this run replaces are
+    not history any more. Its cost follows the window, not the warehouse's age.
+    """
+    only = ("story_index_all", "story_index", "story_merges", "story_roots")
+    with wh.views(Path(ctx.root), only=only) as con:
+        con.register("x", _versions_table(replaced))
+        roots = dict(con.execute("SELECT story_id, root FROM story_roots").fetchall())
+        return roots, con.execute(
+            "SELECT article_id, story_id, event_time, dated, ingested_at, title, outlet_id, terms, counts "
+            "FROM story_index s WHERE (event_time BETWEEN ? AND ? OR ingested_at >= ?) "
+            "AND NOT EXISTS (SELECT 1 FROM x WHERE x.path = s.source_file AND x.sha256 = s.file_sha256)",
+            [start, end, arrived_since],
+        ).to_arrow_table()
+
+
+def outlet_alerts_of_day(ctx: RunContext) -> list[dict]:
+    """Return the outlet alerts of the run's ingest day (reads only the trailing window's partitions)."""
+    since = ctx.ingest_date - timedelta(days=TRAILING_DAYS)
+    daily = f"(SELECT * FROM outlet_daily WHERE day BETWEEN DATE '{since.isoformat()}' AND DATE '{ctx.ingest_date.isoformat()}')"
+    with wh.views(Path(ctx.root)) as con:
+        con.execute(OUTLET_DAILY_SQL)
+        cur = con.execute(
+            f"SELECT * FROM ({alerts_sql(daily)}) WHERE day = ? ORDER BY outlet_id, metric", [ctx.ingest_date]
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

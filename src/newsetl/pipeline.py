@@ -1,7 +1,8 @@
 """Pipeline: the sequence of a run's steps, without Prefect (flows/daily_ingest.py runs the same sequence).
 
     begin_run -> plan_files -> parse_chunk (per chunk, workers) -> dedup_run
-    -> tag_part (per part, workers) -> validate_part (per part) -> publish_run
+    -> tag_part (per part, workers) -> validate_part (per part) -> resolve_copies
+    -> assign_run_stories -> publish_run
 
 Steps live in steps.py, the run's bookkeeping in ledger.py, how steps execute in runners.py.
 """
@@ -104,6 +105,17 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         if fixes.rows:
             runner.log(f"copies of lost articles: {summary.copy_fixes}")
 
+        with timed("stories"):
+            inputs = [v.story_input for v in validated if v.story_input]
+            promoted = str(ctx.stage.run_table("articles")) if fixes.promoted else None
+            told: steps.StoryResult = runner.one(
+                "stories", steps.assign_run_stories, ctx, inputs, promoted, dup_parts, superseded + plan.reloaded
+            )
+        summary.stories = told.as_dict()
+        runner.log(
+            f"stories: {told.articles} articles -> {told.new} new stories, {told.grew} grown, {told.merged} merged"
+        )
+
         fault("after_validate")
         with timed("publish"):
             validation = [v.validation for v in validated if v.validation]
@@ -112,6 +124,9 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
             summary.quarantine_reasons = dict(reasons.most_common())
             summary = runner.one("publish", ledger.publish_run, *args, retries=2)
         runner.log(f"published run {ctx.run_id}: {summary.articles_loaded} articles loaded")
+        summary.outlet_alerts = runner.one("outlet-alerts", ledger.outlet_alerts_of_day, ctx)
+        for a in summary.outlet_alerts:
+            runner.log(f"outlet alert: {a['outlet_name'] or a['outlet_id']}: {a['detail']}")
         return summary
     except BaseException as exc:
         ledger.fail_run(ctx, summary, f"{type(exc).__name__}: {exc}")

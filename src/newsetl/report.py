@@ -47,11 +47,32 @@ def summary_markdown(s: RunSummary) -> str:
         _table(["outlet", "articles"], [[k, v] for k, v in list(s.outlets.items())[:25]])
         if s.outlets
         else "No articles loaded.",
+        "## Stories",
+        _stories_markdown(s),
+        "## Outlet alerts",
+        _table(
+            ["outlet", "metric", "today", "trailing 14 days", "what changed"],
+            [
+                [a["outlet_name"] or a["outlet_id"], a["metric"], _cell(a["value"]), _cell(a["trailing"]), a["detail"]]
+                for a in s.outlet_alerts
+            ],
+        )
+        if s.outlet_alerts
+        else "No outlet changed against its trailing two weeks.",
         "## Time per stage",
         _table(["stage", "seconds"], [[k, f"{v:.2f}"] for k, v in s.stage_seconds.items()]),
         f"Validation: {'all expectations met' if s.validation_success else 'some rows failed expectations (see the validation artifact)'}.",
     ]
     return "\n\n".join(parts)
+
+
+def _stories_markdown(s: RunSummary) -> str:
+    st = s.stories
+    if not st:
+        return "No stories: no articles loaded."
+    head = f"{st.get('new', 0)} new stories, {st.get('grew', 0)} earlier stories grew, {st.get('merged', 0)} merged."
+    rows = [[x["headline"], x["outlets"], x["articles"], f"`{x['story_id']}`"] for x in st.get("largest", [])]
+    return head + ("\n\n" + _table(["largest stories today", "outlets", "articles", "story_id"], rows) if rows else "")
 
 
 def summary_lines(s: RunSummary) -> str:
@@ -70,6 +91,13 @@ def summary_lines(s: RunSummary) -> str:
         lines.append("  languages  " + ", ".join(f"{k} {v}" for k, v in s.languages.items()))
     if s.outlets:
         lines.append("  outlets    " + ", ".join(f"{k} {v}" for k, v in list(s.outlets.items())[:12]))
+    if s.stories:
+        st = s.stories
+        lines.append(f"  stories    {st.get('new', 0)} new, {st.get('grew', 0)} grew, {st.get('merged', 0)} merged")
+        for x in st.get("largest", [])[:3]:
+            lines.append(f"             {x['outlets']} outlets, {x['articles']} articles: {_cell(x['headline'])}")
+    for a in s.outlet_alerts[:10]:
+        lines.append(f"  alert      {a['outlet_name'] or a['outlet_id']}: {a['detail']}")
     if s.stage_seconds:
         lines.append("  seconds    " + ", ".join(f"{k} {v:.2f}" for k, v in s.stage_seconds.items()))
     lines.append(f"  warehouse  {s.warehouse}")

@@ -97,6 +97,7 @@ ARTICLES = pa.schema(
         pa.field("title_method", pa.string()),  # header | first_sentence | feed | html
         pa.field("published_precision", pa.string()),  # second | day | month | year
         pa.field("published_method", pa.string()),  # iso | rfc2822 | dateutil | dateparser | relative_to_file_time
+        pa.field("wire", pa.string()),  # the agency the text credits (stories.wire_credit): AP, Reuters, AFP, dpa...
     ]
 )
 
@@ -132,6 +133,10 @@ DUPLICATES = pa.schema(
         pa.field("keywords", pa.list_(pa.string())),
         pa.field("category", pa.string()),
         pa.field("word_count", pa.int32()),
+        # Added with stories: the copy's own outlet and wire credit (syndication: who ran whose text).
+        pa.field("outlet_id", pa.string()),
+        pa.field("outlet_name", pa.string()),
+        pa.field("wire", pa.string()),
     ]
 )
 
@@ -160,6 +165,7 @@ QUARANTINE = pa.schema(
         pa.field("detail", pa.string()),
         pa.field("title", pa.string()),
         pa.field("raw", pa.string()),  # the record (or a prefix of it) as it was read
+        pa.field("outlet_id", pa.string()),  # when the outlet was known (validate stage): outlet health
         pa.field("source_file", pa.string()),
         pa.field("file_sha256", pa.string()),
         pa.field("record_no", pa.int32()),
@@ -221,6 +227,42 @@ DEDUP_INDEX = pa.schema(
         pa.field("bands", pa.list_(pa.int64())),
         pa.field("source_file", pa.string()),
         pa.field("file_sha256", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# The story memory: one row per loaded article with the story it joined and its story terms (hashed
+# words of title and lead with counts), so later runs compare with history without re-reading texts.
+# `story_id` never changes once published; story_merges records stories found to be one.
+STORY_INDEX = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("event_time", TS),  # published_at, or the run's start for undated articles
+        pa.field("dated", pa.bool_()),  # false: event_time is the ingest time (the article has no date)
+        pa.field("ingested_at", TS),  # the start of the run that loaded it
+        pa.field("linked_to", pa.string()),  # the earlier article it joined the story through (null: started it)
+        pa.field("similarity", pa.float64()),  # cosine similarity to linked_to
+        pa.field("title", pa.string()),
+        pa.field("outlet_id", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("terms", pa.list_(pa.uint32())),
+        pa.field("counts", pa.list_(pa.uint16())),
+        pa.field("source_file", pa.string()),
+        pa.field("file_sha256", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("ingest_date", pa.date32()),
+    ]
+)
+
+# Two published stories found to be one: `story_id` now reads as `merged_into` (views resolve chains).
+STORY_MERGES = pa.schema(
+    [
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("merged_into", pa.string(), nullable=False),
+        pa.field("article_id", pa.string()),  # the article that linked them
+        pa.field("similarity", pa.float64()),
         pa.field("run_id", pa.string()),
         pa.field("ingest_date", pa.date32()),
     ]
@@ -312,8 +354,21 @@ DECISIONS = pa.schema(
     ]
 )
 
-# Kept records with language and outlet (tag step -> validate step): article columns plus fingerprints.
-TAGGED = pa.schema(list(ARTICLES) + _FINGERPRINTS)
+# Story terms of an article (stories.article_terms), made in the tag step's workers.
+_STORY_TERMS = [pa.field("terms", pa.list_(pa.uint32())), pa.field("counts", pa.list_(pa.uint16()))]
+
+# Kept records with language and outlet (tag step -> validate step): article columns, fingerprints, story terms.
+TAGGED = pa.schema(list(ARTICLES) + _FINGERPRINTS + _STORY_TERMS)
+
+# A run's valid articles as the story step reads them (validate step -> story step).
+STORY_INPUT = pa.schema(
+    [
+        f
+        for f in STORY_INDEX
+        if f.name not in ("story_id", "linked_to", "similarity", "event_time", "dated", "ingested_at")
+    ]
+    + [pa.field("published_at", TS)]
+)
 
 # Published tables: name -> schema. Order is the publish order.
 TABLES: dict[str, pa.Schema] = {
@@ -325,6 +380,8 @@ TABLES: dict[str, pa.Schema] = {
     "validations": VALIDATIONS,
     "supersessions": SUPERSESSIONS,
     "copy_fixes": COPY_FIXES,
+    "story_index": STORY_INDEX,
+    "story_merges": STORY_MERGES,
     "repairs": REPAIRS,
     "parts": PARTS,
     "runs": RUNS,

@@ -72,6 +72,10 @@ class StagePaths:
         """Return the tagged (language, outlet) kept records of a cleaned part."""
         return self.dir / "tagged" / part.name
 
+    def story_input(self, part: Path) -> Path:
+        """Return the valid articles of a cleaned part as the story step reads them."""
+        return self.dir / "story_input" / part.name
+
     def of_part(self, table: str, part: Path, prefix: str = "") -> Path:
         """Return the `table` part made from cleaned part `part` (a prefix tells steps apart)."""
         return self.table_dir(table) / f"{prefix}{part.name}"

@@ -44,6 +44,10 @@ class RunSummary:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     # Copies of articles this run lost (newsetl.copies): promoted / repointed / demoted -> count.
     copy_fixes: dict[str, int] = field(default_factory=dict)
+    # Stories (steps.stories): new, grew, merged counts and `largest`, the day's largest stories by outlets.
+    stories: dict[str, Any] = field(default_factory=dict)
+    # The day's outlet_alerts rows (an outlet's metric jumped against its trailing two weeks).
+    outlet_alerts: list[dict[str, Any]] = field(default_factory=list)
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
 

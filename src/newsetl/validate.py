@@ -97,6 +97,7 @@ def validate_articles(
             "file_sha256": row["file_sha256"],
             "record_no": row["record_no"],
             "format": row["format"],
+            "outlet_id": row.get("outlet_id"),
         }
         for i, row in zip(bad, rows, strict=True)
     ]

@@ -18,4 +18,12 @@ VIEWS = {
     "repairs": "damaged or missing parts runs found, and what they did: reloaded, lost, restored",
     "dedup_index": "fingerprints of current articles (text hash, MinHash signature, LSH bands)",
     "dedup_index_all": "fingerprints of every loaded article, superseded versions included",
+    "stories": "one row per story: headline, first/last published, articles, outlets, independent outlets",
+    "story_articles": "every article and copy with its story, origin (outlet or wire) and whether syndicated",
+    "story_merges": "stories later found to be one: story_id now reads as merged_into (never rewritten)",
+    "story_roots": "each merged story id with the story it reads as now (chains of merges followed)",
+    "story_index": "the story memory: each current article's story, event time and hashed story terms",
+    "story_index_all": "the story memory of every loaded article, superseded versions included",
+    "outlet_daily": "per outlet and ingest day: articles, copies, quarantined, shares undated/no author, words",
+    "outlet_alerts": "outlet days where a metric jumped against the outlet's trailing 14 days (template changes)",
 }

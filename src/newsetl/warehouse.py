@@ -26,12 +26,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from newsetl import health
 from newsetl.config import InputError
 from newsetl.schema import SOURCES, TABLES
 from newsetl.staging import StagePaths, published_name, run_of_published, staging_root
 
 CATALOG_FILE = "newsetl.duckdb"
-CATALOG_VERSION = "6"  # 3: relative to its folder; 4: runs by state; 5: copy_fixes; 6: repairs, parts
+CATALOG_VERSION = "7"  # 3: relative to its folder; 4: runs by state; 5: copy_fixes; 6: repairs, parts; 7: stories
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
 RUN_TABLES = (
@@ -43,11 +44,13 @@ RUN_TABLES = (
     "validations",
     "supersessions",
     "copy_fixes",
+    "story_index",
+    "story_merges",
     "repairs",
     "parts",  # moved last, after every part the manifest lists
 )
 # Tables whose rows of a superseded file version are hidden (kept in `articles_all`).
-_VERSIONED = ("articles", "dedup_index")
+_VERSIONED = ("articles", "dedup_index", "story_index")
 # Tables whose view applies copy_fixes (the raw rows stay in `<table>_all`).
 _FIXED = ("duplicates", "quarantine")
 # Tables whose rows name their file version (path column, sha256 column): repairs can reload them.
@@ -56,6 +59,7 @@ RELOADABLE = {
     "duplicates": ("source_file", "file_sha256"),
     "quarantine": ("source_file", "file_sha256"),
     "dedup_index": ("source_file", "file_sha256"),
+    "story_index": ("source_file", "file_sha256"),
     "files": ("path", "sha256"),
 }
 
@@ -217,9 +221,70 @@ def _scan(name: str, root: Path | None) -> str:
 _STATE_RANK = "CASE status WHEN 'completed' THEN 3 WHEN 'failed' THEN 2 WHEN 'incomplete' THEN 1 ELSE 0 END"
 
 
-def catalog_sql(root: Path | None) -> list[str]:
+# Merged stories: each merged story id with the story it reads as now (chains of merges followed).
+_STORY_ROOTS = """CREATE OR REPLACE VIEW story_roots AS
+WITH RECURSIVE chain(story_id, root, depth) AS (
+  SELECT story_id, merged_into, 1 FROM story_merges
+  UNION ALL
+  SELECT c.story_id, m.merged_into, c.depth + 1 FROM chain c JOIN story_merges m ON m.story_id = c.root
+  WHERE c.depth < 64
+)
+SELECT story_id, arg_max(root, depth) AS root FROM chain GROUP BY story_id"""
+
+# Every article and every copy with its story (as it reads now) and who it comes from: a copy is
+# attributed to the wire its text (or a copy of it) credits, else to the outlet of the article it
+# copies (the earliest published: dedup keeps it). `syndicated`: wire copy, or another outlet's text.
+_STORY_ARTICLES = """CREATE OR REPLACE VIEW story_articles AS
+WITH a AS (
+  SELECT a.*, coalesce(a.published_at, r.started_at) AS event_time FROM articles a LEFT JOIN runs r USING (run_id)
+), cw AS (
+  SELECT duplicate_of, min(wire) AS wire FROM duplicates WHERE wire IS NOT NULL GROUP BY duplicate_of
+), g AS (
+  SELECT a.*, coalesce(a.wire, cw.wire) AS group_wire FROM a LEFT JOIN cw ON cw.duplicate_of = a.article_id
+)
+SELECT g.current_story_id AS story_id, g.article_id, g.title, g.outlet_id, g.outlet_name, g.language,
+       g.event_time, g.published_at, false AS is_copy, NULL::VARCHAR AS copy_of, NULL::VARCHAR AS copy_method,
+       NULL::DOUBLE AS similarity, g.wire, coalesce(g.group_wire, g.outlet_name, g.outlet_id) AS origin,
+       g.group_wire IS NOT NULL AS syndicated, g.url, g.run_id, g.ingest_date
+FROM g
+UNION ALL
+SELECT g.current_story_id, d.article_id, d.title, d.outlet_id, d.outlet_name, g.language,
+       coalesce(d.published_at, r.started_at), d.published_at, true, d.duplicate_of, d.method,
+       d.similarity, d.wire, coalesce(g.group_wire, g.outlet_name, g.outlet_id),
+       g.group_wire IS NOT NULL OR d.outlet_id IS DISTINCT FROM g.outlet_id, d.url, d.run_id, d.ingest_date
+FROM duplicates d JOIN g ON g.article_id = d.duplicate_of LEFT JOIN runs r ON r.run_id = d.run_id"""
+
+_STORIES = """CREATE OR REPLACE VIEW stories AS
+SELECT sa.story_id,
+  arg_min(title, event_time) FILTER (WHERE NOT is_copy AND title IS NOT NULL) AS headline,
+  min(event_time) AS first_published,
+  max(event_time) AS last_published,
+  count(*) AS articles,
+  count(*) FILTER (WHERE is_copy) AS copies,
+  count(DISTINCT outlet_id) AS outlets,
+  count(DISTINCT origin) AS independent_outlets,
+  count(*) FILTER (WHERE syndicated) AS syndicated,
+  list(DISTINCT language ORDER BY language) FILTER (WHERE language IS NOT NULL) AS languages,
+  arg_min(coalesce(outlet_name, outlet_id), event_time) AS first_outlet,
+  any_value(m.merged_from) AS merged_from
+FROM story_articles sa
+LEFT JOIN (SELECT root, list(story_id ORDER BY story_id) AS merged_from FROM story_roots GROUP BY root) m
+  ON m.root = sa.story_id
+WHERE sa.story_id IS NOT NULL
+GROUP BY sa.story_id"""
+
+
+def _report_views() -> list[str]:
+    return [_STORY_ARTICLES, _STORIES, health.OUTLET_DAILY_SQL, health.OUTLET_ALERTS_SQL]
+
+
+def catalog_sql(root: Path | None, reports: bool = True) -> list[str]:
     """Return the SQL statements that define every view: over the warehouse at `root` (absolute paths),
-    or, with root None, over the folder of the catalog file the views are stored in."""
+    or, with root None, over the folder of the catalog file the views are stored in.
+
+    reports=False leaves out the views people read and the pipeline does not (stories, outlet health):
+    they take a third of the time a connection spends binding views.
+    """
     stmts = [] if root else [_CATALOG_DIR_MACRO]
     stmts += [
         f"""CREATE OR REPLACE VIEW runs AS
@@ -241,13 +306,21 @@ SELECT * EXCLUDE (rn) FROM (
                 f" AND r.path = t.{path} AND r.sha256 = t.{sha})"
             )
         stmts.append(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_scan(name, root)} t WHERE {where}")
+    stmts.append(_STORY_ROOTS)
+    current = "NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"
     for name in _VERSIONED:
         # Current versions only: rows of a file version a later version of the same path superseded are hidden.
-        stmts.append(
-            f"""CREATE OR REPLACE VIEW {name} AS
-SELECT * FROM {name}_all t
-WHERE NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"""
-        )
+        if name == "articles":  # with the story each article joined (never rewritten) and the one it reads as now
+            stmts.append(
+                f"""CREATE OR REPLACE VIEW articles AS
+SELECT t.*, s.story_id, coalesce(r.root, s.story_id) AS current_story_id
+FROM articles_all t
+LEFT JOIN story_index_all s ON s.article_id = t.article_id AND s.run_id = t.run_id
+LEFT JOIN story_roots r ON r.story_id = s.story_id
+WHERE {current}"""
+            )
+        else:
+            stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_all t WHERE {current}")
     # Copies of a lost article point at the copy promoted in its place, or at a surviving article
     # with the same text; promoted copies are articles now; copies left with nothing are quarantined.
     stmts.append(
@@ -268,6 +341,8 @@ SELECT d.article_id AS record_id, 'dedup' AS stage, f.reason, f.detail, d.title,
        d.file_sha256, d.record_no, d.format, f.run_id, f.ingest_date
 FROM duplicates_all d JOIN copy_fixes f ON f.article_id = d.article_id AND f.action = 'demoted'"""
     )
+    if reports:
+        stmts += _report_views()
     stmts.append(
         f"""CREATE OR REPLACE VIEW sources AS
 SELECT outlet_id, name, aliases, domains, country, language, true AS known, NULL::BIGINT AS articles
@@ -279,20 +354,35 @@ FROM articles WHERE NOT outlet_known GROUP BY outlet_id"""
     return stmts
 
 
-def connect(root: Path) -> Any:
-    """Return an in-memory DuckDB connection with the warehouse views (takes no file lock)."""
+def _view_name(stmt: str) -> str | None:
+    return stmt.split(" VIEW ", 1)[1].split()[0] if " VIEW " in stmt else None
+
+
+_BASE_VIEWS = ("runs", "repairs", "supersessions")  # every run table's view reads these
+
+
+def connect(root: Path, reports: bool = True, only: tuple[str, ...] = ()) -> Any:
+    """Return an in-memory DuckDB connection with the warehouse views (takes no file lock).
+
+    reports=False: without the story and outlet-health views (the pipeline's own queries).
+    only: just these views (and the ones every view reads); the caller names the views they read too.
+    """
     import duckdb
 
     root = check_root(root)
     init_warehouse(root)
     con = duckdb.connect()
-    for stmt in catalog_sql(root):
+    stmts = catalog_sql(root, reports)
+    if only:
+        keep = set(only) | set(_BASE_VIEWS)
+        stmts = [st for st in stmts if _view_name(st) in keep]
+    for stmt in stmts:
         try:
             con.execute(stmt)
         except duckdb.Error as exc:
             # A damaged part breaks its view (and views over it) but not the others: the broken view
             # says why in one line, and the next run (or `newsetl check`) finds the part.
-            name = stmt.split(" VIEW ", 1)[1].split()[0] if " VIEW " in stmt else None
+            name = _view_name(stmt)
             if name is None:
                 raise
             reason = _sql_string(f"view {name} cannot be read ({str(exc).splitlines()[0]}); run `newsetl check`")
@@ -301,9 +391,9 @@ def connect(root: Path) -> Any:
 
 
 @contextmanager
-def views(root: Path) -> Iterator[Any]:
-    """Yield a connect(root) connection and close it afterwards."""
-    con = connect(root)
+def views(root: Path, only: tuple[str, ...] = ()) -> Iterator[Any]:
+    """Yield a connection with the views the pipeline reads (no report views) and close it afterwards."""
+    con = connect(root, reports=False, only=only)
     try:
         yield con
     finally:

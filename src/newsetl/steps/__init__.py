@@ -6,6 +6,7 @@
     tag_part      a part + its decisions -> duplicates part + tagged part (language, outlet; worker process)
     validate_part a tagged part -> articles, quarantine and dedup-index parts (Great Expectations)
     resolve_copies the run's lost articles -> copy_fixes part (+ promoted articles) so no copy dangles
+    assign_run_stories the run's articles + the story index in the window -> story_index (+ story_merges) part
 
 One module per step; pipeline.run_steps calls them in this order.
 
@@ -16,6 +17,7 @@ from newsetl.steps.copies import resolve_copies
 from newsetl.steps.dedup import DedupResult, dedup_run
 from newsetl.steps.parse import ChunkResult, parse_chunk
 from newsetl.steps.plan import Plan, plan_files
+from newsetl.steps.stories import StoryResult, assign_run_stories
 from newsetl.steps.tag import TagResult, tag_part, tag_records
 from newsetl.steps.validate import PartResult, validate_part
 
@@ -24,7 +26,9 @@ __all__ = [
     "DedupResult",
     "PartResult",
     "Plan",
+    "StoryResult",
     "TagResult",
+    "assign_run_stories",
     "dedup_run",
     "parse_chunk",
     "plan_files",

@@ -13,12 +13,12 @@ from newsetl import warehouse as wh
 from newsetl.language import detect_languages
 from newsetl.ledger import RunContext
 from newsetl.schema import (
-    ARTICLES,
     DUPLICATES,
     TAGGED,
     with_columns,
 )
 from newsetl.sources import default_registry, resolve_outlets
+from newsetl.stories import terms_columns, wire_credit
 
 
 @dataclass
@@ -49,7 +49,9 @@ def tag_part(ctx: RunContext, part: str, decisions: str) -> TagResult:
     is_kept = pc.equal(table.column("status"), "kept")
     dups = _as_article_ids(table.filter(pc.invert(is_kept)))
     if dups.num_rows:
-        dups = with_columns(dups, {"method": dups.column("status")})
+        dups = resolve_outlets(dups, default_registry())
+        wire = pa.array([wire_credit(t) for t in dups.column("text").to_pylist()], pa.string())
+        dups = with_columns(dups, {"method": dups.column("status"), "wire": wire})
         target = ctx.stage.of_part("duplicates", Path(part))
         res.duplicates = str(wh.write_parquet(ctx.stamp(dups, DUPLICATES), target))
     kept = table.filter(is_kept)
@@ -63,5 +65,7 @@ def tag_records(ctx: RunContext, records: pa.Table) -> pa.Table:
     s = ctx.settings
     records = detect_languages(records, max_chars=s.language_max_chars, min_letters=s.language_min_letters)
     records = _as_article_ids(resolve_outlets(records, default_registry()))
-    columns = [*ctx.stamp(records, ARTICLES).columns, records.column("signature"), records.column("bands")]
-    return pa.Table.from_arrays(columns, schema=TAGGED)
+    texts = records.column("text").to_pylist()
+    story = terms_columns(records.column("title").to_pylist(), texts, records.column("language").to_pylist())
+    records = with_columns(records, {"wire": pa.array([wire_credit(t) for t in texts], pa.string()), **story})
+    return ctx.stamp(records, TAGGED)

@@ -1,4 +1,4 @@
-"""Validate step: a tagged part -> articles, quarantine and dedup-index parts (Great Expectations)."""
+"""Validate step: a tagged part -> articles, quarantine, dedup-index and story-input parts (Great Expectations)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from newsetl.schema import (
     ARTICLES,
     DEDUP_INDEX,
     QUARANTINE,
+    STORY_INPUT,
     conform,
 )
 from newsetl.validate import validate_articles
@@ -31,6 +32,7 @@ class PartResult:
     validation: list[dict] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)  # quarantine reason -> records
     written: list[str] = field(default_factory=list)
+    story_input: str | None = None  # the valid articles' story terms, for the story step
 
 
 def validate_part(ctx: RunContext, tagged_part: str) -> PartResult:
@@ -53,6 +55,7 @@ def validate_part(ctx: RunContext, tagged_part: str) -> PartResult:
         res.written.append(str(wh.write_parquet(valid, ctx.stage.of_part("articles", path))))
         index = tagged.filter(pc.is_in(tagged.column("article_id"), valid.column("article_id")))
         res.written.append(str(wh.write_parquet(conform(index, DEDUP_INDEX), ctx.stage.of_part("dedup_index", path))))
+        res.story_input = str(wh.write_parquet(conform(index, STORY_INPUT), ctx.stage.story_input(path)))
         res.loaded = valid.num_rows
         res.languages = dict(Counter(valid.column("language").to_pylist()))
         res.outlets = dict(Counter(valid.column("outlet_name").fill_null("(none)").to_pylist()))
