@@ -44,6 +44,7 @@ def test_every_ranged_setting_refuses_values_outside_its_range(data, name):
         ("NEWSETL_MAX_QUARANTINE_SHARE", "-0.1", "from 0 to 1"),
         ("NEWSETL_BATCH_SIZE", "0", "at least 1"),
         ("NEWSETL_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+        ("NEWSETL_CLUSTER", "my-cluster", "Dask scheduler address"),
     ],
 )
 def test_cli_reports_a_bad_setting_in_one_line(samples, tmp_path, monkeypatch, capsys, var, value, says):
@@ -68,3 +69,16 @@ def test_landing_and_warehouse_may_not_contain_each_other(samples, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert "may not contain each other" in err and "\n" not in err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("value", ["", "local", "tcp://10.0.0.5:8786", "sched.example.org:8786", "tls://[::1]:8786"])
+def test_cluster_accepts_local_and_scheduler_addresses(value):
+    """NEWSETL_CLUSTER: empty (the worker pool), `local` (a LocalCluster) or [protocol://]host:port."""
+    assert Settings.from_env(cluster=value).cluster == value
+
+
+@pytest.mark.parametrize("value", ["Local", "tcp://host", "10.0.0.5", "http//x:1", "tcp://a b:1"])
+def test_cluster_refuses_anything_else(value):
+    """A value that is neither `local` nor an address is refused with the variable's name."""
+    with pytest.raises(SettingsError, match="NEWSETL_CLUSTER must be `local` or a Dask scheduler address"):
+        Settings.from_env(cluster=value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,6 +72,9 @@ class Settings:
     # Where the local Prefect server listens (UI and API).
     prefect_host: str = "127.0.0.1"
     prefect_port: int = field(default=4200, metadata=_range(1, 65535))
+    # Where the per-chunk steps run: "" (the worker pool of this machine), "local" (a Dask LocalCluster of
+    # `workers` processes started for the run) or a Dask scheduler address such as tcp://10.0.0.5:8786.
+    cluster: str = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -83,6 +87,11 @@ class Settings:
                 raise SettingsError(f"{_env(f.name)} must be {_describe(f.metadata['range'])} (got {value})")
         if self.notify_url and not self.notify_url.startswith(("http://", "https://")):
             raise SettingsError(f"NEWSETL_NOTIFY_URL must be an http:// or https:// URL (got {self.notify_url!r})")
+        if self.cluster and self.cluster != "local" and not _SCHEDULER.fullmatch(self.cluster):
+            raise SettingsError(
+                "NEWSETL_CLUSTER must be `local` or a Dask scheduler address such as tcp://10.0.0.5:8786 "
+                f"(got {self.cluster!r})"
+            )
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -107,6 +116,10 @@ class Settings:
             if key in values:
                 values[key] = Path(str(values[key]))
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+# A Dask scheduler address: [protocol://]host:port (Dask reads a bare host:port as tcp://).
+_SCHEDULER = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}")
 
 
 def _env(name: str) -> str:
