@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -15,7 +16,16 @@ from newsetl.ingest.decode import DecodeError, bom_encoding, decode_bytes
 from newsetl.ingest.discover import FileEntry, discover_files, format_of, sha256_file
 from newsetl.ingest.errors import FileChanged, FileError, Issue, TooLarge, Undecodable
 from newsetl.ingest.html import parse_html
-from newsetl.ingest.jsonfeed import parse_json, parse_jsonl
+from newsetl.ingest.jsonfeed import (
+    NotStreamable,
+    ReadAgainDiffers,
+    SafeJsonBytes,
+    Utf8Text,
+    parse_json,
+    parse_jsonl,
+    scan_json,
+    stream_json,
+)
 from newsetl.ingest.text import parse_text
 
 __all__ = [
@@ -41,9 +51,16 @@ def record_id(path: str, sha256: str, record_no: int) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """How much one file or record may hold once decompressed (Settings.max_*), so no input can exhaust memory."""
+    """How much one file or record may hold once decompressed (Settings.max_*), so no input can exhaust memory.
 
-    file_bytes: int = 1 << 30  # a file read whole (txt, json, html)
+    file_bytes bounds what is held whole: a txt or html file, a JSON file read whole, and each record of a
+    streamed JSON file (an array item, a wrapper's list item, or the one object). A streamed JSON file as a
+    whole has no size limit, like a JSONL file: it holds one record at a time (the compression-ratio guard
+    still applies). A JSON file that cannot be streamed (not UTF-8, invalid, NaN, ...) is read whole under
+    file_bytes, as before.
+    """
+
+    file_bytes: int = 1 << 30  # a file read whole (txt, html, JSON that cannot be streamed); one JSON record
     record_bytes: int = 32 << 20  # one JSONL line, in characters
     compression_ratio: float = 200.0  # decompressed / compressed, checked once past 64 MiB
     ratio_after: int = 64 << 20
@@ -154,6 +171,9 @@ def _records(entry: FileEntry, limits: Limits) -> Iterator[dict | Issue]:
     if fmt == "jsonl":
         yield from parse_jsonl(_jsonl_lines(entry, limits))
         return
+    if fmt == "json":
+        yield from _json_records(entry, limits)
+        return
     data = _read_all(entry, limits)
     if not data.strip():
         raise FileError("empty file")
@@ -166,12 +186,58 @@ def _records(entry: FileEntry, limits: Limits) -> Iterator[dict | Issue]:
         yield from ({**r, "record_no": 0} for r in records)
         return
     text, _enc = decode_bytes(data)
-    if fmt == "json":
-        yield from parse_json(text)
-    elif fmt == "txt":
+    if fmt == "txt":
         yield from ({**r, "record_no": 0} for r in parse_text(text))
     else:
         raise FileError(f"unsupported format {fmt!r}")
+
+
+def _json_records(entry: FileEntry, limits: Limits) -> Iterator[dict | Issue]:
+    """A JSON file streamed with ijson, one record held at a time (jsonfeed.scan_json, then stream_json);
+    read whole as before when ijson would not read it exactly as json.loads does."""
+    try:
+        with _json_bytes(entry, limits, limits.file_bytes) as stream:
+            plan = scan_json(stream)
+    except NotStreamable as why:
+        yield from _json_read_whole(entry, limits, decode_first=why.encoding)
+        return
+    with _json_bytes(entry, limits, None) as stream:
+        try:
+            yield from stream_json(stream, plan)
+        except ReadAgainDiffers:
+            _check_unchanged(entry)
+            raise
+
+
+@contextlib.contextmanager
+def _json_bytes(entry: FileEntry, limits: Limits, cap: int | None) -> Iterator[SafeJsonBytes]:
+    """The (decompressed) bytes of a JSON file for ijson, after a UTF-8 byte-order mark; `cap`: the most
+    bytes one record may span."""
+    with _open(entry, limits, whole=False) as fh:
+        head = fh.read(4)
+        enc = bom_encoding(head)
+        if enc is not None and enc != "utf-8-sig":
+            raise NotStreamable(f"{enc} text", encoding=True)
+        yield SafeJsonBytes(fh, cap, head[3:] if enc else head)
+
+
+def _json_read_whole(entry: FileEntry, limits: Limits, decode_first: bool) -> Iterator[dict | Issue]:
+    """Read a JSON file whole, as before streaming: under limits.file_bytes, decoded by decode_bytes.
+    Text decoded from another encoding is still streamed from the decoded text when ijson may read it."""
+    data = _read_all(entry, limits)
+    if not data.strip():
+        raise FileError("empty file")
+    text, _enc = decode_bytes(data)
+    del data
+    if decode_first:
+        try:
+            plan = scan_json(SafeJsonBytes(Utf8Text(text), limits.file_bytes))
+        except NotStreamable:
+            pass
+        else:
+            yield from stream_json(SafeJsonBytes(Utf8Text(text), None), plan)
+            return
+    yield from parse_json(text)
 
 
 def _jsonl_lines(entry: FileEntry, limits: Limits) -> Iterator[str | TooLarge | Undecodable]:
