@@ -49,6 +49,7 @@ TITLE_WEIGHT = 2
 # one. On 960 SemEval articles the prior changes no decision (measured).
 IDF_PRIOR = 50.0
 MERGE_FACTOR = 1.6
+TOP_LINKS = 8  # an article's best matches looked at (the best decides the story, the others may merge)
 COMMON_SHARE = 0.1  # terms in more than this share of the compared articles stay out of the product...
 COMMON_MIN_ROWS = 200  # ...once there are this many (with few articles every term is rare)  # merging two published stories needs links of threshold * MERGE_FACTOR to both
 
@@ -174,19 +175,28 @@ def assign_stories(
             s = joined[s]
         return resolve.get(s, s)
 
+    # Every candidate pair at once: inside the window, and earlier (an index row, or a run row taken
+    # before). Then per run row its candidates best first, so the loop below is plain Python.
+    prow = np.repeat(np.arange(n), np.diff(sims.indptr))
+    pcol, psim = sims.indices, sims.data
+    col_rank = np.full(len(pcol), -1, dtype=np.int64)
+    in_run = pcol >= m
+    col_rank[in_run] = rank[pcol[in_run] - m]
+    both = dated[pcol] & dated[m + prow]
+    gap = np.where(both, np.abs(times[pcol] - times[m + prow]), np.abs(arrived[pcol] - arrived[m + prow]))
+    keep = (gap <= win) & (col_rank < rank[prow])
+    prow, pcol, psim = prow[keep], pcol[keep], psim[keep]
+    by = np.lexsort((pcol, -psim, prow))
+    prow, pcol, psim = prow[by], pcol[by], psim[by]
+    starts = np.searchsorted(prow, np.arange(n), side="left")
+    ends = np.searchsorted(prow, np.arange(n), side="right")
     for i in order:
-        lo, hi = sims.indptr[i], sims.indptr[i + 1]
-        cols, vals = sims.indices[lo:hi], sims.data[lo:hi]
-        both = dated[cols] & dated[m + i]
-        gap = np.where(both, np.abs(times[cols] - times[m + i]), np.abs(arrived[cols] - arrived[m + i]))
-        keep = (vals >= threshold) & (gap <= win)
-        # Earlier articles only: every index row, and run rows taken before this one.
-        keep &= (cols < m) | (rank[np.clip(cols - m, 0, n - 1)] < rank[i])
-        cols, vals = cols[keep], vals[keep]
-        if len(cols) == 0:
+        lo, hi = int(starts[i]), min(int(ends[i]), int(starts[i]) + TOP_LINKS)
+        if lo == hi:
             story[i] = new_story_id(ids[i])
             continue
-        links = sorted(zip(vals.tolist(), cols.tolist(), strict=True), key=lambda vc: (-vc[0], vc[1]))
+        # Only the best few matter: the best decides the story, the next ones may merge stories.
+        links = list(zip(psim[lo:hi].tolist(), pcol[lo:hi].tolist(), strict=True))
         s0, c0 = links[0]
         target = root(h_story[c0] if c0 < m else story[c0 - m])  # type: ignore[arg-type]
         story[i], via[i], best_sim[i] = target, (h_ids[c0] if c0 < m else ids[c0 - m]), s0
