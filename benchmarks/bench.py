@@ -4,8 +4,13 @@
     python benchmarks/bench.py --articles 100000 --keep    # keep the corpus and warehouse in bench-out/
 
 The corpus mixes formats (JSONL 60%, gzipped JSON arrays 15%, text files 15% in both layouts,
-HTML pages 10%), ten languages, and duplicate rates (5% exact copies, 5% near copies with a
-sentence changed). Text is word salad from small per-language word lists written for this
+HTML pages 10%), ten languages in a world news feed's mix (40% English), log-normal article lengths
+(median about 30 sentences, ~450 words), and duplicate rates (5% exact copies, 5% near copies with a
+sentence changed).
+
+It also measures the langdetect bound in the same run: stock langdetect (seeded) over the full texts
+of the loaded articles on every core, and prints the pipeline's speed against it and how often the
+two agree on the language. Text is word salad from small per-language word lists written for this
 script: realistic enough for langdetect, MinHash and the cleaner to do their real work.
 Peak memory is sampled every 0.1 s over this process and its worker processes (psutil).
 """
@@ -14,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gzip
+import itertools
 import json
 import os
 import random
@@ -23,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 WORDS = {
@@ -416,25 +424,108 @@ OUTLETS = [
 ]
 
 
-def sentence(rng: random.Random, lang: str) -> str:
-    words = rng.choices(WORDS[lang], k=rng.randint(8, 18))
+FUNCTION_WORDS = 15  # the first words of each list are its function words (the, of, and / der, die, und ...)
+VOCABULARY = 8000  # content words per language: news uses thousands, not the few dozen of the lists above
+
+
+@functools.cache
+def vocabulary(lang: str) -> tuple[list[str], list[float]]:
+    """Content words for `lang` and their cumulative Zipf weights.
+
+    Words are made of two to four pieces (two or three letters) of the listed words, so they keep the
+    language's letter n-grams (langdetect still reads the language) while there are thousands of them,
+    as in real news. Chinese words are two or three characters.
+    """
+    rng = random.Random(sum(map(ord, lang)))
+    words = WORDS[lang][FUNCTION_WORDS:]
     if lang == "zh":
-        return "".join(words) + "。"
-    s = " ".join(words)
+        # The listed characters plus 1,500 more CJK ideographs: news uses thousands of characters.
+        chars = sorted({c for w in words for c in w} | {chr(0x4E00 + 7 * k) for k in range(1500)})
+        make = lambda: "".join(rng.choices(chars, k=rng.choice((2, 2, 3))))  # noqa: E731
+    elif lang == "ar":  # few, short listed words: letters of the listed words, four to seven of them
+        letters = sorted({c for w in words for c in w})
+        make = lambda: "".join(rng.choices(letters, k=rng.randint(4, 7)))  # noqa: E731
+    else:
+        pieces = sorted({w[i : i + n] for w in words for n in (2, 3) for i in range(0, max(1, len(w) - n + 1), 2)})
+        make = lambda: "".join(rng.choices(pieces, k=rng.choice((2, 3, 3, 4))))  # noqa: E731
+    vocab: set[str] = set()
+    for _ in range(VOCABULARY * 20):
+        if len(vocab) >= VOCABULARY:
+            break
+        vocab.add(make())
+    ordered = sorted(vocab)
+    rng.shuffle(ordered)
+    weights = list(itertools.accumulate(1.0 / (rank + 1) ** 1.05 for rank in range(len(ordered))))
+    return ordered, weights
+
+
+def sentence(rng: random.Random, lang: str, topic: list[str] | None = None, topic_share: float = 0.12) -> str:
+    vocab, weights = vocabulary(lang)
+    n = rng.randint(8, 18)
+    out = rng.choices(vocab, cum_weights=weights, k=n)
+    function = WORDS[lang][:FUNCTION_WORDS]
+    for j in range(n):
+        r = rng.random()
+        if r < 0.45:
+            out[j] = rng.choice(function)
+        elif topic and r < 0.45 + topic_share:
+            out[j] = rng.choice(topic)
+    if lang == "zh":
+        return "".join(out) + "。"
+    s = " ".join(out)
     return s[0].upper() + s[1:] + "."
 
 
-def article(rng: random.Random, i: int) -> dict:
-    lang = rng.choice(list(WORDS))
-    paras = [" ".join(sentence(rng, lang) for _ in range(rng.randint(2, 5))) for _ in range(rng.randint(3, 7))]
+# A world news feed's language mix (share of articles), over the languages this script has words for.
+LANGUAGE_MIX = {"en": 40, "es": 11, "fr": 8, "de": 8, "ru": 7, "pt": 6, "ar": 6, "zh": 6, "it": 5, "uk": 3}
+STORY_FOLLOW_UP = 0.35  # share of new articles that report a story already in the feed (another outlet, a day later)
+
+
+class Stories:
+    """The stories of the corpus: each has a language, a day and a dozen words of its own (names, places)."""
+
+    def __init__(self) -> None:
+        self.open: list[dict] = []
+        self.count = 0
+
+    def pick(self, rng: random.Random) -> dict:
+        if self.open and rng.random() < STORY_FOLLOW_UP:
+            return rng.choice(self.open[-400:])
+        lang = rng.choices(list(LANGUAGE_MIX), weights=list(LANGUAGE_MIX.values()))[0]
+        vocab, _ = vocabulary(lang)
+        story = {
+            "id": self.count,
+            "lang": lang,
+            "topic": rng.sample(vocab[len(vocab) // 4 :], 12),  # rarer words: what makes a story its own
+            "day": rng.randint(0, 270),
+        }
+        self.count += 1
+        self.open.append(story)
+        return story
+
+
+def article(rng: random.Random, i: int, stories: Stories | None = None) -> dict:
+    story = (stories or Stories()).pick(rng)
+    lang = story["lang"]
+    # News article lengths are log-normal: median about 450 words (~30 sentences), a long tail past 2,000.
+    sentences = max(3, min(200, int(rng.lognormvariate(3.4, 0.6))))
+    paras, left = [], sentences
+    while left > 0:
+        k = min(left, rng.randint(2, 5))
+        paras.append(" ".join(sentence(rng, lang, story["topic"]) for _ in range(k)))
+        left -= k
+    day = datetime(2026, 1, 1) + timedelta(
+        days=story["day"] + rng.choice((0, 0, 0, 1, 1, 2, 3)), hours=rng.randint(0, 23)
+    )
     return {
-        "title": f"{sentence(rng, lang)[:-1]} {i}",
+        "title": f"{sentence(rng, lang, story['topic'], 0.35)[:-1]} {i}",
         "text": "\n\n".join(paras),
         "url": f"https://news{rng.randint(1, 40)}.example/{lang}/{i}",
         "source": rng.choice(OUTLETS),
-        "published_at": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00+01:00",
+        "published_at": day.strftime("%Y-%m-%dT%H:00:00+01:00"),
         "language": lang if rng.random() < 0.3 else None,
         "lang_true": lang,  # not a feed field newsetl reads; lets near copies stay in one language
+        "story_true": story["id"],  # nor this one: the story label the B-cubed check compares with
     }
 
 
@@ -466,11 +557,13 @@ def as_html(a: dict) -> str:
 
 
 def generate(landing: Path, n: int, seed: int = 7) -> dict:
-    """Write n articles into landing; return the counts by format and duplicate kind."""
+    """Write n articles into landing; return the counts by format and duplicate kind, and story labels by URL."""
     rng = random.Random(seed)
     landing.mkdir(parents=True, exist_ok=True)
     made: list[dict] = []
-    counts = {"jsonl": 0, "json.gz": 0, "txt": 0, "html": 0, "exact": 0, "near": 0}
+    stories = Stories()
+    labels: dict[str, int] = {}
+    counts: dict = {"jsonl": 0, "json.gz": 0, "txt": 0, "html": 0, "exact": 0, "near": 0}
     jsonl: list[dict] = []
     jsonarr: list[dict] = []
     file_no = 0
@@ -499,7 +592,8 @@ def generate(landing: Path, n: int, seed: int = 7) -> dict:
             a = near_copy(rng, rng.choice(made))
             counts["near"] += 1
         else:
-            a = article(rng, i)
+            a = article(rng, i, stories)
+            labels[a["url"]] = a["story_true"]
             if len(made) < 5000:
                 made.append(a)
             else:
@@ -523,6 +617,8 @@ def generate(landing: Path, n: int, seed: int = 7) -> dict:
             counts["html"] += 1
         flush()
     flush(force=True)
+    counts["stories"] = stories.count
+    counts["labels"] = labels
     return counts
 
 
@@ -564,6 +660,81 @@ class PeakMemory:
         self._thread.join()
 
 
+def story_quality(wh: Path, labels: dict[str, int]) -> dict:
+    """B-cubed precision, recall and F1 of the warehouse's stories against the corpus's story labels."""
+    from newsetl.warehouse import connect
+
+    con = connect(wh, reports=False)
+    try:
+        rows = con.execute("SELECT url, current_story_id FROM articles").fetchall()
+        rows += con.execute(
+            "SELECT d.url, a.current_story_id FROM duplicates d JOIN articles a ON a.article_id = d.duplicate_of"
+        ).fetchall()
+    finally:
+        con.close()
+    pairs = [(labels[u.split("?")[0]], s) for u, s in rows if u and u.split("?")[0] in labels]
+    by_label: dict[int, list[str]] = {}
+    by_story: dict[str, list[int]] = {}
+    for label, story in pairs:
+        by_label.setdefault(label, []).append(story)
+        by_story.setdefault(story, []).append(label)
+    from collections import Counter
+
+    both = Counter(pairs)
+    precision = sum(k * k / len(by_story[s]) for (_, s), k in both.items()) / len(pairs) if pairs else 1.0
+    recall = sum(k * k / len(by_label[lab]) for (lab, _), k in both.items()) / len(pairs) if pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "articles": len(rows),
+        "labelled": len(pairs),
+        "stories": len(by_story),
+    }
+
+
+def _stock_detect(text: str) -> str:
+    from langdetect import DetectorFactory, LangDetectException, detect
+
+    DetectorFactory.seed = 0
+    try:
+        return detect(text)
+    except LangDetectException:
+        return "und"
+
+
+def langdetect_bound(wh: Path, processes: int) -> dict:
+    """Stock langdetect (seeded) over the loaded articles' full texts on `processes` cores: speed and agreement."""
+    import multiprocessing
+
+    from newsetl.warehouse import connect
+
+    con = connect(wh, reports=False)
+    try:
+        rows = con.execute("SELECT coalesce(title, '') || '\n\n' || text, language FROM articles").fetchall()
+    finally:
+        con.close()
+    texts = [t for t, _ in rows]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pool.map(_stock_detect, ["warm up the profiles"] * processes)
+        t = time.perf_counter()
+        stock = pool.map(_stock_detect, texts, chunksize=64)
+        secs = time.perf_counter() - t
+    same = sum(1 for (_, mine), theirs in zip(rows, stock, strict=True) if _norm(mine) == _norm(theirs))
+    return {
+        "articles": len(texts),
+        "processes": processes,
+        "seconds": secs,
+        "articles_per_s": len(texts) / secs if secs else float("inf"),
+        "agreement": same / len(texts) if texts else 1.0,
+    }
+
+
+def _norm(code: str | None) -> str:
+    return (code or "und").split("-")[0].lower()  # stock says zh-cn / zh-tw where newsetl says zh
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--articles", type=int, default=20000)
@@ -571,6 +742,7 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--keep", action="store_true", help="keep corpus and warehouse under bench-out/")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    ap.add_argument("--no-bound", action="store_true", help="skip measuring stock langdetect over the corpus")
     args = ap.parse_args()
 
     from newsetl.config import Settings
@@ -583,6 +755,7 @@ def main() -> int:
     counts = generate(landing, args.articles)
     gen_s = time.perf_counter() - t
     size = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
+    labels = counts.pop("labels")
     print(f"corpus: {args.articles} articles, {size / 1e6:.1f} MB, {counts} (generated in {gen_s:.1f} s)")
 
     overrides = {k: v for k, v in {"workers": args.workers, "batch_size": args.batch_size}.items() if v}
@@ -606,6 +779,20 @@ def main() -> int:
         f"peak RSS: total {mem.peak_total / 2**20:.0f} MiB (parent {mem.peak_parent / 2**20:.0f} MiB, "
         f"largest worker {mem.peak_child / 2**20:.0f} MiB)"
     )
+    quality = story_quality(wh, labels)
+    print(
+        f"stories: B-cubed precision {quality['precision']:.3f}, recall {quality['recall']:.3f}, "
+        f"F1 {quality['f1']:.3f} over {quality['articles']} pieces in {quality['stories']} stories "
+        f"({quality['labelled']} labelled)"
+    )
+    bound = None if args.no_bound else langdetect_bound(wh, settings.workers)
+    if bound:
+        print(
+            f"langdetect bound: stock langdetect over {bound['articles']} full texts on {bound['processes']} "
+            f"processes in {bound['seconds']:.1f} s = {bound['articles_per_s']:.0f} articles/s\n"
+            f"  pipeline vs bound: {n / total / bound['articles_per_s']:.2f}x; "
+            f"same language as stock langdetect: {bound['agreement']:.2%} of {bound['articles']} articles"
+        )
     if args.json:
         print(
             json.dumps(
@@ -615,6 +802,8 @@ def main() -> int:
                     "articles_per_s": n / total,
                     "stage_seconds": summary.stage_seconds,
                     "peak_rss_mib": mem.peak_total / 2**20,
+                    "bound": bound,
+                    "stories": quality,
                 }
             )
         )

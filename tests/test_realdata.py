@@ -123,3 +123,26 @@ def test_real_articles_without_a_headline_line_load():
     print(f"body-only files: {len(rows)}, not loadable {dict(rejected)} ({share:.1%}), titles by {dict(methods)}")
     assert share <= 0.03, rejected  # the parser before title_method: 236 of 960 (24.6 %)
     assert methods["first_sentence"] > 0.3 * len(rows)
+
+
+def test_stories_link_same_story_pairs_and_keep_different_ones_apart(tmp_path):
+    """SemEval-2022 task 8 (960 real tr/fr articles, one run): people's same-story pairs share a story,
+    their different pairs do not; the two seeds (two outlets, one undated) share one story."""
+    need_shared(REALDATA / "semeval2022_task8_pairs_tr_fr")
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).parents[1] / "benchmarks" / "stories_eval.py"), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    semeval = got["semeval"]
+    assert semeval["loaded"] == semeval["articles"] == 960
+    assert semeval["same_linked"] >= 0.9, semeval
+    assert semeval["different_linked"] <= 0.03, semeval
+    assert got["lee"]["<0.4"]["linked"] <= 0.01, got["lee"]
+    assert got["seeds"] == {"articles": 2, "stories": 1, "outlets": ["CNN Brasil", "Ukrainian News Agency"]}
