@@ -336,6 +336,29 @@ REPAIRS = pa.schema(
     ]
 )
 
+# What compaction did (compaction.py): one row per part it added or retired. A compaction's record is
+# its commit: the views show its added parts and hide the ones it retired from the moment the record
+# exists. An added part's sources name the run whose rows of each file version it holds (a `runs` part:
+# the committed runs whose state rows it holds, path and sha256 null).
+_SOURCE_RUN = pa.struct(
+    [pa.field("path", pa.string()), pa.field("sha256", pa.string()), pa.field("run_id", pa.string())]
+)
+COMPACTIONS = pa.schema(
+    [
+        pa.field("compaction_id", pa.string(), nullable=False),
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),  # path relative to the warehouse root
+        pa.field("role", pa.string(), nullable=False),  # added | retired
+        pa.field("size", pa.int64()),
+        pa.field("sha256", pa.string()),
+        pa.field("rows", pa.int64()),
+        pa.field("sources", pa.list_(_SOURCE_RUN)),  # added parts
+        pa.field("run_id", pa.string()),  # retired parts: the run that published it (null: an earlier compaction)
+        pa.field("committed_at", TS),
+        pa.field("ingest_date", pa.date32()),  # the day the compaction ran
+    ]
+)
+
 # ---- Intermediate tables: staged between the steps of one run, never published.
 
 # MinHash fingerprints of a text (dedup.fingerprint_texts), kept from parse to the dedup index.
@@ -385,6 +408,7 @@ TABLES: dict[str, pa.Schema] = {
     "repairs": REPAIRS,
     "parts": PARTS,
     "runs": RUNS,
+    "compactions": COMPACTIONS,
 }
 
 

@@ -2,7 +2,9 @@
 
 A run stages its parts under <warehouse>/_staging/<run_id>/<table>/<part>.parquet; publishing
 moves each part to <warehouse>/<table>/ingest_date=<day>/<run_id>-<part>.parquet, so the run that
-wrote a published part can be read back from its name.
+wrote a published part can be read back from its name. Compaction (compaction.py) writes
+<table>/ingest_date=<YYYY-MM>/<compaction_id>-compacted-<n>.parquet: parts that hold rows of many runs,
+named after no run, so nothing that reads a run id from a part name (crash cleanup) mistakes them for one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from pathlib import Path
 STAGING = "_staging"
 # <UTC start, microseconds>Z-<6 hex>: sorts in start order, unique across concurrent starts.
 _RUN_ID = re.compile(r"\d{8}T\d{6}(?:\d{6})?Z-[0-9a-f]{6}")  # older runs: no microseconds
-_PUBLISHED = re.compile(rf"^({_RUN_ID.pattern})-.+\.parquet$")
+# The marker of a compacted part's name (the views hide such a part until its compaction is committed).
+COMPACTED = "-compacted-"
+_COMPACTED = re.compile(rf"^({_RUN_ID.pattern}){COMPACTED}\d+\.parquet$")
+_PUBLISHED = re.compile(rf"^({_RUN_ID.pattern})-(?!compacted-).+\.parquet$")
 
 
 def new_run_id(started_at: datetime) -> str:
@@ -35,8 +40,19 @@ def published_name(run_id: str, part: Path | str) -> str:
 
 
 def run_of_published(name: str) -> str | None:
-    """Return the run id a published part's file name starts with (None for other files)."""
+    """Return the run id a published part's file name starts with (None for other files, compacted parts included)."""
     m = _PUBLISHED.match(name)
+    return m.group(1) if m else None
+
+
+def compacted_name(compaction_id: str, n: int) -> str:
+    """Return the file name of the n-th part a compaction writes (unique within the compaction)."""
+    return f"{compaction_id}{COMPACTED}{n:04d}.parquet"
+
+
+def compaction_of(name: str) -> str | None:
+    """Return the compaction id a compacted part's file name starts with (None for other files)."""
+    m = _COMPACTED.match(name)
     return m.group(1) if m else None
 
 
