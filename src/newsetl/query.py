@@ -15,10 +15,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from newsetl.warehouse import connect
+from newsetl.warehouse import connect, retry_vanished
 
 _READS = {"SELECT"}
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(?:\s+ANALYZE)?\s+(?P<inner>.+)$", re.IGNORECASE | re.DOTALL)
@@ -87,8 +88,8 @@ def run_query(root: Path, sql: str) -> tuple[list[str] | None, list[tuple]]:
     with sandbox(root) as con:
         statements = read_statements(con, sql)
         try:
-            for st in statements:
-                cur = con.execute(st)
+            for st in statements:  # reads only: one that lost a race with a compaction's cleanup runs again
+                cur = retry_vanished(partial(con.execute, st))
             if cur.description is None:
                 return None, []
             return [d[0] for d in cur.description], cur.fetchall()

@@ -6,7 +6,9 @@ Layout under the warehouse root:
     _staging/<run_id>/...                                   a run's parts before publishing
     newsetl.duckdb                                          catalog: views over the parts
 A run's rows become visible all at once: every view keeps only rows whose run has a
-`completed` row in `runs`, and that row is written last.
+`completed` row in `runs`, and that row is written last. Every view also reads only live parts: not
+the parts a committed compaction retired, and a compacted part only once its compaction committed
+(compaction.py says why this is safe for readers).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,12 @@ import pyarrow.parquet as pq
 
 from newsetl import health
 from newsetl.config import InputError
-from newsetl.schema import SOURCES, TABLES
-from newsetl.staging import StagePaths, published_name, run_of_published, staging_root
+from newsetl.schema import PARTS, SOURCES, TABLES
+from newsetl.staging import COMPACTED, StagePaths, published_name, run_of_published, staging_root
 
 CATALOG_FILE = "newsetl.duckdb"
-CATALOG_VERSION = "7"  # 3: relative to its folder; 4: runs by state; 5: copy_fixes; 6: repairs, parts; 7: stories
+# 3: relative to its folder; 4: runs by state; 5: copy_fixes; 6: repairs, parts; 7: stories; 8: compaction
+CATALOG_VERSION = "8"
 LOCK_FILE = ".newsetl.lock"
 # Tables whose rows belong to a run and are hidden until the run completes.
 RUN_TABLES = (
@@ -215,6 +219,24 @@ def _scan(name: str, root: Path | None) -> str:
     return f"read_parquet({where}, union_by_name = true)"
 
 
+def _live_scan(name: str, root: Path | None) -> str:
+    """Return a FROM clause over a table's live parts (alias t; WHERE _LIVE keeps them).
+
+    The compaction records are read first in the clause (DuckDB lists the files of a query's scans in
+    the order it binds them, left to right), so the parts listed for `t` are never older than the
+    records: a record that retires parts names a compacted part already on disk. compaction.py explains.
+    """
+    records = (
+        f"(SELECT parse_filename(name) AS part, bool_or(role = 'retired') AS hide FROM {_scan('compactions', root)} "
+        f"WHERE \"table\" = '{name}' GROUP BY ALL) k"
+    )
+    return f"{records} RIGHT JOIN {_scan(name, root)} t ON k.part = parse_filename(t.filename)"
+
+
+# A part is live unless a committed compaction retired it; a compacted part only once its compaction committed.
+_LIVE = f"NOT coalesce(k.hide, contains(parse_filename(t.filename), '{COMPACTED}'))"
+
+
 # A run's state rows in the order its life can only go (never compared by clock: NTP may step it back):
 # running -> completed | failed, running -> incomplete (found dead by a later run). A committed run
 # stays committed whatever rows or clocks follow.
@@ -274,6 +296,26 @@ WHERE sa.story_id IS NOT NULL
 GROUP BY sa.story_id"""
 
 
+def _live_manifest(runs_manifest: str, root: Path | None) -> str:
+    """Return the manifest of the parts on disk now: runs' entries and compactions' added parts, less retired ones.
+
+    The records are read first (see _live_scan): the entries shown are those of one compaction state.
+    """
+    picked = ", ".join(f'coalesce(m."{c}", c.added."{c}") AS "{c}"' for c in PARTS.names)
+    return f"""SELECT {picked}
+FROM (
+  SELECT name, bool_or(role = 'retired') AS retired,
+         any_value({{'table': "table", 'name': name, 'size': size, 'sha256': sha256, 'rows': rows,
+                     'run_id': compaction_id, 'ingest_date': ingest_date,
+                     'sources': list_distinct(list_transform(list_filter(sources, s -> s.path IS NOT NULL),
+                                                              s -> {{'path': s.path, 'sha256': s.sha256}}))}})
+           FILTER (WHERE role = 'added') AS added
+  FROM {_scan("compactions", root)} GROUP BY name
+) c
+FULL OUTER JOIN ({runs_manifest}) m ON m.name = c.name
+WHERE NOT coalesce(c.retired, false) AND (m.name IS NOT NULL OR c.added IS NOT NULL)"""
+
+
 def _report_views() -> list[str]:
     return [_STORY_ARTICLES, _STORIES, health.OUTLET_DAILY_SQL, health.OUTLET_ALERTS_SQL]
 
@@ -289,15 +331,16 @@ def catalog_sql(root: Path | None, reports: bool = True) -> list[str]:
     stmts += [
         f"""CREATE OR REPLACE VIEW runs AS
 SELECT * EXCLUDE (rn) FROM (
-  SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY {_STATE_RANK} DESC) AS rn
-  FROM {_scan("runs", root)}
+  SELECT t.*, row_number() OVER (PARTITION BY t.run_id ORDER BY {_STATE_RANK} DESC) AS rn
+  FROM {_live_scan("runs", root)} WHERE {_LIVE}
 ) WHERE rn = 1""",
+        f"CREATE OR REPLACE VIEW compactions AS SELECT DISTINCT * FROM {_scan('compactions', root)}",
     ]
-    completed = "run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"
+    completed = "t.run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"
     first = ("supersessions", "repairs")
     for name in (*first, *[t for t in RUN_TABLES if t not in first]):
         view = f"{name}_all" if name in _VERSIONED + _FIXED else name
-        where = completed
+        where = f"{_LIVE} AND {completed}"
         if name in RELOADABLE:
             # Rows of a file version a later run read again (a part holding some of them was damaged).
             path, sha = RELOADABLE[name]
@@ -305,7 +348,10 @@ SELECT * EXCLUDE (rn) FROM (
                 " AND NOT EXISTS (SELECT 1 FROM repairs r WHERE r.outcome = 'reloaded' AND r.hidden_run = t.run_id"
                 f" AND r.path = t.{path} AND r.sha256 = t.{sha})"
             )
-        stmts.append(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_scan(name, root)} t WHERE {where}")
+        body = f"SELECT t.* FROM {_live_scan(name, root)} WHERE {where}"
+        if name == "parts":
+            body = _live_manifest(body, root)
+        stmts.append(f"CREATE OR REPLACE VIEW {view} AS {body}")
     stmts.append(_STORY_ROOTS)
     current = "NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"
     for name in _VERSIONED:
@@ -378,7 +424,7 @@ def connect(root: Path, reports: bool = True, only: tuple[str, ...] = ()) -> Any
         stmts = [st for st in stmts if _view_name(st) in keep]
     for stmt in stmts:
         try:
-            con.execute(stmt)
+            retry_vanished(partial(con.execute, stmt))
         except duckdb.Error as exc:
             # A damaged part breaks its view (and views over it) but not the others: the broken view
             # says why in one line, and the next run (or `newsetl check`) finds the part.
@@ -388,6 +434,22 @@ def connect(root: Path, reports: bool = True, only: tuple[str, ...] = ()) -> Any
             reason = _sql_string(f"view {name} cannot be read ({str(exc).splitlines()[0]}); run `newsetl check`")
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT error({reason}) AS error")
     return con
+
+
+def retry_vanished(call: Callable[[], Any], attempts: int = 3) -> Any:
+    """Return call(), run again when a part it had listed was deleted before it read it.
+
+    DuckDB lists a table's files, then opens them: a part deleted in between (a replaced part removed
+    after a compaction's grace period, once per run at most) fails the statement, and listing again finds
+    the files as they are now. Only for statements that read.
+    """
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # duckdb.IOException; duckdb is imported lazily
+            if attempt == attempts - 1 or "No such file or directory" not in str(exc):
+                raise
+    return None
 
 
 @contextmanager
