@@ -59,6 +59,11 @@ class Settings:
     language_min_letters: int = field(default=20, metadata=_range(0))
     # Maximum share of records quarantined before a run is failed (newsetl.summary.broken_input).
     max_quarantine_share: float = field(default=0.5, metadata=_range(0, 1))
+    # Compaction (newsetl.compaction): after a run, a table's month whose small parts number more than
+    # this is rewritten into few large parts (0: never after a run; `newsetl compact` still works).
+    compact_min_parts: int = field(default=8, metadata=_range(0))
+    # Seconds the parts a compaction replaced stay on disk (hidden) for queries that listed them before it.
+    compact_grace_seconds: float = field(default=3600.0, metadata=_range(0))
     expectations: Path = EXPECTATIONS
     # The daily schedule (`newsetl serve`): cron expression and its time zone.
     cron: str = "0 6 * * *"

@@ -18,12 +18,20 @@ POINTS = (
     "before_commit",
     "after_commit",
 )
+# ...and the points of a compaction (newsetl.compaction), in order (tests/test_compact.py kills at each).
+COMPACT_POINTS = (
+    "mid_compact",
+    "before_compact_commit",
+    "mid_compact_commit",
+    "after_compact_commit",
+    "mid_retire",
+)
 ENV = "NEWSETL_FAULT_AT"
 
 
 def fault(point: str) -> None:
     """SIGKILL this process at `point` when NEWSETL_FAULT_AT names it (a no-op otherwise)."""
-    if point not in POINTS:
+    if point not in POINTS and point not in COMPACT_POINTS:
         raise ValueError(f"unknown fault point {point!r}")
     if os.environ.get(ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)

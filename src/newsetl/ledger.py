@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsetl import storage
+from newsetl import compaction, storage
 from newsetl import warehouse as wh
 from newsetl.config import InputError, Settings
 from newsetl.faults import fault
@@ -97,6 +97,7 @@ def begin_run(ctx: RunContext) -> Begun:
     wh.init_warehouse(root)
     wh.remove_staging(root)
     wh.remove_temp_files(root)
+    compaction.remove_leftovers(root, ctx.settings.compact_grace_seconds)
     reload, repaired = _heal_storage(ctx)
     with wh.views(root) as con:
         dead = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
@@ -134,9 +135,19 @@ def _heal_storage(ctx: RunContext) -> tuple[dict, list[str]]:
             row = {"run_id": d.run_id, "status": "completed", "message": "end row restored after damage (counts lost)"}
             _write_run_row(ctx, row | {"updated_at": ctx.started_at}, f"restored-{ctx.run_id}")
             outcome = "restored"
+        elif d.table == "runs" and d.sources:
+            # A compacted part of committed runs' state rows: each of them had committed.
+            for _, _, run_id in d.sources:
+                row = {
+                    "run_id": run_id or "",
+                    "status": "completed",
+                    "message": "end row restored after damage (counts lost)",
+                }
+                _write_run_row(ctx, row | {"updated_at": ctx.started_at}, f"restored-{ctx.run_id}")
+            outcome = "restored"
         elif d.sources:
-            for path, sha in d.sources:
-                reload.setdefault((path, sha), []).append((d.run_id or "", d.name, d.table, d.problem))
+            for path, sha, run_id in d.sources:
+                reload.setdefault((path or "", sha or ""), []).append((run_id or "", d.name, d.table, d.problem))
             continue
         elif d.table in wh.RELOADABLE:
             outcome = "lost"  # a part no manifest lists: which files it held is unknown
@@ -167,7 +178,7 @@ def committed_and_repaired(root: Path) -> tuple[set[str], set[str]]:
 
 
 def _published_anything(root: Path, run_id: str) -> bool:
-    return any(
+    return run_id in storage.read_compactions(root).runs or any(
         run_of_published(p.name) == run_id
         for table in wh.RUN_TABLES
         for p in (root / table).glob("ingest_date=*/*.parquet")

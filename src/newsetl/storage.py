@@ -3,6 +3,10 @@ checks that find damaged or missing parts, and setting them aside so the rest of
 
 Every run checks sizes and readability (cheap: a stat per part, a footer read for parts the manifest
 does not list); `newsetl check` also compares every checksum.
+
+Compaction (compaction.py) adds to the manifest through its records (`compactions`): the parts it
+wrote, listed like a run's parts, and the parts it retired, which are no longer checked and are not
+missing once deleted.
 """
 
 from __future__ import annotations
@@ -11,18 +15,18 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from newsetl.schema import PARTS, TABLES, from_rows
-from newsetl.staging import published_name, run_of_published
+from newsetl.staging import compaction_of, published_name, run_of_published
 
 DAMAGED = "_damaged"
 # Columns that name the file version a row came from, per kind of table.
-_VERSION_COLUMNS = (("source_file", "file_sha256"), ("path", "sha256"))
+VERSION_COLUMNS = (("source_file", "file_sha256"), ("path", "sha256"))
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,9 @@ class Damage:
     name: str  # relative to the warehouse root
     problem: str  # missing | size | checksum | unreadable
     run_id: str | None
-    sources: tuple[tuple[str, str], ...] = ()
+    # (path, sha256, run that loaded the rows): the file versions it held. A compacted part holds rows of
+    # many runs; a compacted `runs` part lists its committed runs with path and sha256 None.
+    sources: tuple[tuple[str | None, str | None, str | None], ...] = ()
 
     def line(self) -> str:
         what = {
@@ -64,7 +70,7 @@ def sha256_of(path: Path) -> str:
 def _sources(path: Path) -> list[dict]:
     """Return the distinct file versions whose records the part at `path` holds."""
     names = set(pq.read_schema(path).names)
-    for path_col, sha_col in _VERSION_COLUMNS:
+    for path_col, sha_col in VERSION_COLUMNS:
         if {path_col, sha_col} <= names:
             t = pq.read_table(path, columns=[path_col, sha_col])
             pairs = t.group_by([path_col, sha_col]).aggregate([]).to_pylist()
@@ -92,7 +98,50 @@ def manifest(root: Path, staged: Iterable[tuple[str, Path]], run_id: str, ingest
     return from_rows(rows, PARTS)
 
 
-def _read_manifest(root: Path, health: Health) -> dict[str, dict]:
+@dataclass
+class Compactions:
+    """What the compaction records on disk say: the parts compactions added and retired."""
+
+    added: dict[str, dict] = field(default_factory=dict)  # name -> record row (a manifest entry)
+    retired: dict[str, datetime] = field(default_factory=dict)  # name -> when it was first retired
+    runs: set[str] = field(default_factory=set)  # runs that published a retired part
+    records: list[Path] = field(default_factory=list)  # the record files read
+    rows: list[dict] = field(default_factory=list)  # every row, duplicates dropped
+    unreadable: list[Path] = field(default_factory=list)
+
+    def hidden(self, name: str, file: str) -> bool:
+        """Return True for a part no view reads: retired, or written by a compaction that never committed."""
+        return name in self.retired or (compaction_of(file) is not None and name not in self.added)
+
+
+def read_compactions(root: Path) -> Compactions:
+    """Return the state of every compaction record on disk (read file by file: one damaged record hides no other)."""
+    state = Compactions()
+    seen: set[tuple] = set()
+    for record in sorted((root / "compactions").glob("ingest_date=*/*.parquet")):
+        try:
+            rows = pq.read_table(record).to_pylist()
+        except (OSError, pa.ArrowException):
+            state.unreadable.append(record)
+            continue
+        state.records.append(record)
+        for r in rows:
+            key = (r["compaction_id"], r["name"], r["role"])
+            if key in seen:  # a record repeats the rows of the records before it
+                continue
+            seen.add(key)
+            state.rows.append(r)
+            if r["role"] == "added":
+                state.added[r["name"]] = r
+            elif r["role"] == "retired":
+                first = state.retired.get(r["name"])
+                state.retired[r["name"]] = r["committed_at"] if first is None else min(first, r["committed_at"])
+                if r["run_id"]:
+                    state.runs.add(r["run_id"])
+    return state
+
+
+def read_manifest(root: Path, health: Health) -> dict[str, dict]:
     """Return name -> manifest row of every readable manifest part; unreadable ones become damage."""
     listed: dict[str, dict] = {}
     for part in sorted((root / "parts").glob("ingest_date=*/*.parquet")):
@@ -113,12 +162,20 @@ def check_parts(root: Path, runs: set[str], full: bool = False) -> Health:
     not list, that the Parquet footer reads.
     """
     health = Health()
-    listed = _read_manifest(root, health)
+    listed = read_manifest(root, health)
+    compacted = read_compactions(root)
+    for record in compacted.unreadable:
+        health.damage.append(Damage("compactions", record.relative_to(root).as_posix(), "unreadable", None))
+    listed.update(compacted.added)
     seen: set[str] = set()
     for table in (*TABLES, "sources"):
         for part in sorted((root / table).glob("*/*.parquet")):
             name = part.relative_to(root).as_posix()
-            if table == "parts" or name in seen:
+            # Manifests and records are read above; retired parts and a dead compaction's parts are
+            # read by no view (and deleted by the next compaction).
+            if table == "compactions" or (table == "parts" and name not in compacted.added) or name in seen:
+                continue
+            if compacted.hidden(name, part.name):
                 continue
             seen.add(name)
             health.checked += 1
@@ -136,14 +193,18 @@ def check_parts(root: Path, runs: set[str], full: bool = False) -> Health:
             if problem:
                 health.damage.append(_damage(table, name, problem, entry, part))
     for name, entry in listed.items():
-        if name not in seen and entry["run_id"] in runs:
+        if name in seen or name in compacted.retired:
+            continue
+        if name in compacted.added or entry["run_id"] in runs:
             health.damage.append(_damage(entry["table"], name, "missing", entry, None))
     return health
 
 
 def _damage(table: str, name: str, problem: str, entry: dict | None, part: Path | None) -> Damage:
-    sources = tuple((s["path"], s["sha256"]) for s in (entry or {}).get("sources") or [])
-    run_id = entry["run_id"] if entry else (run_of_published(part.name) if part else None)
+    run_id = (entry.get("run_id") if entry else None) or (run_of_published(part.name) if part else None)
+    if entry and "compaction_id" in entry:  # a compacted part: named after no run
+        run_id = None
+    sources = tuple((s["path"], s["sha256"], s.get("run_id") or run_id) for s in (entry or {}).get("sources") or [])
     return Damage(table, name, problem, run_id, sources)
 
 
