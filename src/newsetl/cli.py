@@ -175,6 +175,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    from newsetl.compaction import CompactionError, compact_warehouse
+    from newsetl.warehouse import run_lock
+
+    root = _warehouse(args)
+    if not root.is_dir():
+        raise UserError(f"warehouse {root} does not exist")
+    settings = Settings.from_env(warehouse=root)
+    grace = settings.compact_grace_seconds if args.grace is None else args.grace
+    with run_lock(root):  # no run publishes while parts are rewritten
+        try:
+            done = compact_warehouse(root, args.min_parts, grace)
+        except CompactionError as exc:
+            raise UserError(str(exc)) from None
+    print(done.line())
+    return 0
+
+
 def _serve_settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         landing=getattr(args, "landing", None),
@@ -319,6 +337,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument("--repair", action="store_true", help="set damaged parts aside (the next run reloads their files)")
     k.set_defaults(func=cmd_check)
+
+    m = add(
+        "compact",
+        "Rewrite each table's small parts of a month into few large ones (same rows, fewer files; readers never wait).",
+        "newsetl compact --warehouse warehouse",
+    )
+    m.add_argument(
+        "--min-parts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="compact a table's month when it holds more than N small parts (default 1)",
+    )
+    m.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="keep the replaced parts this long for queries already reading them "
+        "(default: $NEWSETL_COMPACT_GRACE_SECONDS or 3600; 0 when nobody is reading)",
+    )
+    m.set_defaults(func=cmd_compact)
 
     c = add(
         "rebuild-catalog",

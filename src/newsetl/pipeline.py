@@ -2,7 +2,7 @@
 
     begin_run -> plan_files -> parse_chunk (per chunk, workers) -> dedup_run
     -> tag_part (per part, workers) -> validate_part (per part) -> resolve_copies
-    -> assign_run_stories -> publish_run
+    -> assign_run_stories -> publish_run -> compact_after_run (when the run's month holds many small parts)
 
 Steps live in steps.py, the run's bookkeeping in ledger.py, how steps execute in runners.py.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from newsetl import ledger, steps
 from newsetl import warehouse as wh
+from newsetl.compaction import compact_after_run
 from newsetl.config import Settings
 from newsetl.faults import fault
 from newsetl.ledger import InputError, RunContext, new_run
@@ -127,6 +128,20 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         summary.outlet_alerts = runner.one("outlet-alerts", ledger.outlet_alerts_of_day, ctx)
         for a in summary.outlet_alerts:
             runner.log(f"outlet alert: {a['outlet_name'] or a['outlet_id']}: {a['detail']}")
+        if ctx.settings.compact_min_parts:
+            s = ctx.settings
+            with timed("compact"):
+                done = runner.one(
+                    "compact",
+                    compact_after_run,
+                    ctx.root,
+                    ctx.ingest_date,
+                    s.compact_min_parts,
+                    s.compact_grace_seconds,
+                )
+            runner.log(done.line())
+            if done.error or done.skipped:
+                summary.warnings.append(done.line())
         return summary
     except BaseException as exc:
         ledger.fail_run(ctx, summary, f"{type(exc).__name__}: {exc}")
