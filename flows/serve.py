@@ -144,6 +144,7 @@ def serve_daily(settings: Settings) -> None:
             parameters={
                 "landing": str(Path(settings.landing).resolve()),
                 "warehouse": str(Path(settings.warehouse).resolve()),
+                "cluster": settings.cluster,
             },
             description="Ingest the landing folder into the newsetl warehouse.",
             tags=["newsetl"],

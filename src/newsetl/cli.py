@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from newsetl.config import InputError, Settings, SettingsError
+from newsetl.config import ClusterError, InputError, Settings, SettingsError
 from newsetl.views import VIEWS
 
 EXAMPLE_QUERY = (
@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from newsetl.report import summary_lines
     from newsetl.summary import RunSummary, broken_input, exit_code
 
-    settings = Settings.from_env(landing=args.landing, warehouse=_warehouse(args))
+    settings = Settings.from_env(landing=args.landing, warehouse=_warehouse(args), cluster=args.cluster)
     if not Path(settings.landing).is_dir():
         raise UserError(f"landing folder {settings.landing} does not exist or is not a folder")
     if not any(p.is_file() for p in Path(settings.landing).rglob("*")):
@@ -67,7 +67,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         _prefect_env(settings, quiet=args.quiet)
         from newsetl_flows.daily_ingest import BrokenInput, daily_ingest
 
-        state = daily_ingest(landing=str(settings.landing), warehouse=str(settings.warehouse), return_state=True)
+        state = daily_ingest(
+            landing=str(settings.landing),
+            warehouse=str(settings.warehouse),
+            cluster=settings.cluster,
+            return_state=True,
+        )
         try:
             summary = state.result()
         except InputError as exc:
@@ -201,6 +206,7 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
         timezone=getattr(args, "timezone", None),
         prefect_port=args.port,
         notify_url=getattr(args, "notify", None),
+        cluster=getattr(args, "cluster", None),
     )
 
 
@@ -212,7 +218,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     print(
         f"Serving daily-ingest/daily on cron '{settings.cron}' ({settings.timezone}): "
-        f"{settings.landing} -> {settings.warehouse}. Stop with Ctrl-C or SIGTERM.",
+        f"{settings.landing} -> {settings.warehouse}"
+        + (f", per-chunk steps on Dask ({settings.cluster})" if settings.cluster else "")
+        + ". Stop with Ctrl-C or SIGTERM.",
         flush=True,
     )
     try:
@@ -245,6 +253,12 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 LAST_RUN_SQL = """SELECT run_id, status, records_in, articles_loaded, exact_duplicates + near_duplicates AS duplicates,
        parse_quarantined + clean_quarantined + validation_quarantined AS quarantined, message
 FROM runs ORDER BY run_id DESC LIMIT 1"""
+
+
+CLUSTER_HELP = (
+    "run the per-chunk steps on Dask: `local` (a LocalCluster of NEWSETL_WORKERS processes) or a scheduler "
+    "address such as tcp://10.0.0.5:8786 (default: $NEWSETL_CLUSTER; empty: this machine's worker pool)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("landing", nargs="?", help="landing folder (default: $NEWSETL_LANDING or the bundled samples)")
     r.add_argument("--no-prefect", action="store_true", help="run the plain pipeline without Prefect")
     r.add_argument("--quiet", action="store_true", help="print only the run summary")
+    r.add_argument("--cluster", metavar="ADDRESS", help=CLUSTER_HELP)
     r.set_defaults(func=cmd_run)
 
     q = add(
@@ -315,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="POST JSON to URL when a run fails or crashes, or none completed for 26 h (default: $NEWSETL_NOTIFY_URL)",
     )
+    v.add_argument("--cluster", metavar="ADDRESS", help=CLUSTER_HELP)
     v.set_defaults(func=cmd_serve)
 
     g = add(
@@ -374,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (UserError, SettingsError, InputError) as exc:
+    except (UserError, SettingsError, InputError, ClusterError) as exc:
         print(f"newsetl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

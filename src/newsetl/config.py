@@ -23,6 +23,10 @@ class InputError(ValueError):
     """The landing folder cannot be ingested (missing, not a folder, empty, nested with the warehouse)."""
 
 
+class ClusterError(RuntimeError):
+    """The Dask cluster cannot run the steps (unreachable, no workers, folders not shared, another newsetl)."""
+
+
 def _range(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> dict:
     return {"range": (lo, hi, lo_open)}
 

@@ -22,7 +22,7 @@ from newsetl.compaction import compact_after_run
 from newsetl.config import Settings
 from newsetl.faults import fault
 from newsetl.ledger import InputError, RunContext, new_run
-from newsetl.runners import LocalRunner, Runner, worker_pool
+from newsetl.runners import LocalRunner, Pool, Runner, worker_pool
 from newsetl.summary import RunSummary
 
 __all__ = ["InputError", "RunSummary", "run_pipeline", "run_steps"]
@@ -33,8 +33,17 @@ def run_pipeline(
 ) -> RunSummary:
     """Run every stage over settings.landing into settings.warehouse; return the RunSummary."""
     ctx = new_run(settings, now)
-    with wh.run_lock(Path(ctx.root)), worker_pool(settings.workers) as pool:
+    with wh.run_lock(Path(ctx.root)), _pool(ctx, log) as pool:
         return run_steps(ctx, LocalRunner(pool, log))
+
+
+def _pool(ctx: RunContext, log: Callable[[str], None]) -> AbstractContextManager[Pool]:
+    """The worker pool of this machine, or a Dask cluster when settings.cluster names one."""
+    if not ctx.settings.cluster:
+        return worker_pool(ctx.settings.workers)
+    from newsetl.cluster import dask_pool  # imports dask: only when asked for
+
+    return dask_pool(ctx, log)
 
 
 def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:

@@ -1,7 +1,8 @@
 """Runners: how a run's steps are executed, plainly here or as Prefect tasks (flows/daily_ingest.py).
 
-The per-chunk steps (parse, tag) are CPU-bound and run on a worker pool of spawned processes; the
-single-writer steps (begin, plan, dedup, validate, publish) run in the calling process.
+The per-chunk steps (parse, tag) are CPU-bound and run on a worker pool of spawned processes (or on a
+Dask cluster: newsetl.cluster); the single-writer steps (begin, plan, dedup, validate, publish) run in
+the calling process.
 """
 
 from __future__ import annotations
@@ -27,10 +28,18 @@ class Runner(Protocol):
     def log(self, message: str) -> None: ...
 
 
+class Pool(Protocol):
+    """Where the per-chunk steps run: the WorkerPool here, or newsetl.cluster.DaskPool."""
+
+    def call(self, fn: Callable, args: tuple) -> Any: ...
+
+    def map(self, fn: Callable, calls: list[tuple]) -> list: ...
+
+
 class LocalRunner:
     """Runs steps in this process and the per-chunk steps on `pool`."""
 
-    def __init__(self, pool: WorkerPool, log: Callable[[str], None] = lambda m: None) -> None:
+    def __init__(self, pool: Pool, log: Callable[[str], None] = lambda m: None) -> None:
         self.pool, self._log = pool, log
 
     def one(self, name: str, fn: Callable, *args: Any, retries: int = 0) -> Any:
