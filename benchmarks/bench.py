@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py --articles 20000            # plain pipeline, 2 workers
     python benchmarks/bench.py --articles 100000 --keep    # keep the corpus and warehouse in bench-out/
+    python benchmarks/bench.py --articles 4000 --cluster local   # parse and tag on a Dask LocalCluster
 
 The corpus mixes formats (JSONL 60%, gzipped JSON arrays 15%, text files 15% in both layouts,
 HTML pages 10%), ten languages in a world news feed's mix (40% English), log-normal article lengths
@@ -740,6 +741,7 @@ def main() -> int:
     ap.add_argument("--articles", type=int, default=20000)
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: settings, 2 here)")
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--cluster", default=None, help="`local` or a Dask scheduler address (default: $NEWSETL_CLUSTER)")
     ap.add_argument("--keep", action="store_true", help="keep corpus and warehouse under bench-out/")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     ap.add_argument("--no-bound", action="store_true", help="skip measuring stock langdetect over the corpus")
@@ -758,7 +760,9 @@ def main() -> int:
     labels = counts.pop("labels")
     print(f"corpus: {args.articles} articles, {size / 1e6:.1f} MB, {counts} (generated in {gen_s:.1f} s)")
 
-    overrides = {k: v for k, v in {"workers": args.workers, "batch_size": args.batch_size}.items() if v}
+    overrides = {
+        k: v for k, v in {"workers": args.workers, "batch_size": args.batch_size, "cluster": args.cluster}.items() if v
+    }
     settings = Settings.from_env(landing=landing, warehouse=wh, **overrides)
     with PeakMemory() as mem:
         t = time.perf_counter()
@@ -767,7 +771,8 @@ def main() -> int:
     n = summary.records_in
     print(
         f"\nend to end: {n} records in {total:.1f} s = {n / total:.0f} articles/s "
-        f"(workers={settings.workers}, batch={settings.batch_size}, cpus={os.cpu_count()})"
+        f"(workers={settings.workers}, batch={settings.batch_size}, cpus={os.cpu_count()}"
+        f"{', cluster=' + settings.cluster if settings.cluster else ''})"
     )
     for stage, secs in summary.stage_seconds.items():
         print(f"  {stage:26s} {secs:8.2f} s  {n / secs if secs else float('inf'):10.0f} articles/s")
