@@ -90,16 +90,20 @@ def _same(stock, text: str, max_len: int) -> None:
 
 
 def _words() -> list[str]:
-    from newsetl.language import _factory
+    from newsetl.language import profile_matrix
 
-    return list(_factory().word_lang_prob_map)
+    index = profile_matrix().index
+    words = [""] * len(index)
+    for w, i in index.items():
+        words[i] = w
+    return words
 
 
 def test_profiles_cover_langdetect():
     """Every n-gram of the profiles is looked up by key, and every language is there."""
     p = profiles()
     assert len(p.langs) == 55
-    assert sum(len(k) for k in p.keys) == sum(1 for w in _words() if 1 <= len(w) <= 3)
+    assert sum(len(k) for k in p.keys) == len(_words()) == len(p.matrix)
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -126,3 +130,19 @@ def test_slow_trials_match_stock(stock, text):
     """Texts whose trials converge slowly or never (a single letter stops at langdetect's 1,000 draws):
     the draws run over several blocks of the generator and still match stock langdetect."""
     _same(stock, text, 10000)
+
+
+def test_the_seeded_stream_is_read_as_random_reads_it():
+    """This Python's random.Random(0) gives the words, gauss values and choices the fast path assumes."""
+    from newsetl.langid import _stream
+
+    assert _stream().emulated
+
+
+def test_without_the_emulated_stream_stock_langdetect_answers(stock, monkeypatch):
+    """Where random draws differently (another Python), detect() asks stock langdetect: the same answers."""
+    from newsetl import langid
+
+    monkeypatch.setattr(langid._stream(), "emulated", False)
+    for text in TEXTS[:4]:
+        assert langid.detect(text, 1000) == _stock_probabilities(stock, text, 1000)

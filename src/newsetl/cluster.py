@@ -222,11 +222,11 @@ def warm_worker(modules: tuple[str, ...] = ()) -> None:
     import importlib
 
     import newsetl.steps  # noqa: F401 - the import is the point
-    from newsetl.language import supported_languages
+    from newsetl.langid import profiles
 
     for name in modules:
         importlib.import_module(name)
-    supported_languages()
+    profiles()
 
 
 class DaskPool:

@@ -23,6 +23,7 @@ tests/test_langid.py checks the answers against stock langdetect on generated te
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ ITERATION_LIMIT = 1000
 PROB_THRESHOLD = 0.1
 CONV_THRESHOLD = 0.99999
 BASE_FREQ = 10000
+SEED = 0  # langdetect samples at random: a fixed seed makes every run give the same answer
 _SPACE = 0x20
 _BITS = 21  # a code point fits in 21 bits: an n-gram of up to 3 is one uint64 key
 _SPACES = re.compile(" {2,}")
@@ -54,7 +56,7 @@ class Profiles:
     normal: np.ndarray  # BMP code point -> NGram.normalize(code point)
     upper: np.ndarray  # BMP code point -> str.isupper() (of a normalised character)
     non_latin: np.ndarray  # BMP code point -> counted as non-Latin by Detector.cleaning_text
-    seed: int | None
+    seed: int
 
 
 def _key(gram: str) -> int:
@@ -66,20 +68,17 @@ def _key(gram: str) -> int:
 
 @lru_cache(maxsize=1)
 def profiles() -> Profiles:
-    """Build the arrays from newsetl.language's factory (langdetect's bundled profiles, seed 0)."""
+    """Build the arrays from langdetect's bundled profiles (newsetl.language.profile_matrix)."""
     from langdetect.utils.ngram import NGram
     from langdetect.utils.unicode_block import unicode_block
 
-    from newsetl.language import _factory
+    from newsetl.language import profile_matrix
 
-    factory = _factory()
-    wmap: dict[str, np.ndarray] = factory.word_lang_prob_map
-    words = list(wmap)
-    matrix = np.stack([wmap[w] for w in words])
+    pm = profile_matrix()
     keys: list[np.ndarray] = []
     rows: list[np.ndarray] = []
     for n in (1, 2, 3):
-        picked = [(_key(w), i) for i, w in enumerate(words) if len(w) == n]
+        picked = [(_key(w), i) for w, i in pm.index.items() if len(w) == n]
         k = np.array([p[0] for p in picked], dtype=np.uint64)
         r = np.array([p[1] for p in picked], dtype=np.int64)
         order = np.argsort(k)
@@ -93,14 +92,14 @@ def profiles() -> Profiles:
         [ch >= "\u0300" and unicode_block(ch) != "Latin Extended Additional" for ch in bmp], dtype=bool
     )
     return Profiles(
-        langs=list(factory.langlist),
-        matrix=matrix,
+        langs=pm.langs,
+        matrix=pm.matrix,
         keys=(keys[0], keys[1], keys[2]),
         rows=(rows[0], rows[1], rows[2]),
         normal=normal,
         upper=upper,
         non_latin=non_latin,
-        seed=factory.seed,
+        seed=SEED,
     )
 
 
@@ -165,52 +164,163 @@ def ngram_rows(text: str, max_text_length: int = 10000) -> np.ndarray:
     return rows[rows >= 0]
 
 
-def probabilities(rows: np.ndarray, rng: random.Random | None = None) -> list[tuple[str, float]]:
-    """Return langdetect's get_probabilities() for the n-gram rows of one text: (language, probability)
-    above 0.1, best first; [] when the text has no n-gram (langdetect raises 'No features in text')."""
+def detect(text: str, max_text_length: int = 10000) -> list[tuple[str, float]]:
+    """Return stock langdetect's get_probabilities() for `text`: (language, probability) above 0.1, best
+    first; [] when the text has no n-gram (langdetect raises 'No features in text')."""
+    if not _stream().emulated:  # this Python's random module draws differently: ask langdetect itself
+        return _stock(text, max_text_length)
+    return probabilities(ngram_rows(text, max_text_length))
+
+
+def probabilities(rows: np.ndarray) -> list[tuple[str, float]]:
+    """Return langdetect's probabilities for the n-gram rows of one text (see `detect`)."""
     p = profiles()
     n = len(rows)
     if n == 0:
         return []
-    rng = rng or random.Random()
-    rng.seed(p.seed)
+    stream = _stream()
     nlang = len(p.langs)
     shift = 32 - n.bit_length()
     langprob = np.zeros(nlang)
+    at, spare = 0, None  # position in the seeded stream; gauss's second value, kept for the next call
     for _ in range(N_TRIAL):
-        alpha = ALPHA + rng.gauss(0.0, 1.0) * ALPHA_WIDTH
-        prob = _trial(p.matrix, rows, rng, alpha / BASE_FREQ, shift, n, nlang)
+        if spare is None:
+            z, spare = stream.gauss_pair(at)
+            at += 4
+        else:
+            z, spare = spare, None
+        alpha = ALPHA + z * ALPHA_WIDTH
+        prob, at = _trial(p.matrix, rows, stream, at, alpha / BASE_FREQ, shift, n, nlang)
         langprob += prob / N_TRIAL
     order = np.argsort(-langprob, kind="stable")
     return [(p.langs[j], float(langprob[j])) for j in order if langprob[j] > PROB_THRESHOLD]
 
 
-def _trial(matrix: np.ndarray, rows: np.ndarray, rng: random.Random, a: float, shift: int, n: int, nlang: int) -> Any:
-    """One of langdetect's trials; returns its normalised probabilities when it stops."""
+class _Stream:
+    """The 32-bit words random.Random(SEED) produces, in order: every detection starts from the same seed,
+    so they are generated once per process and each detection reads them from the start."""
+
+    def __init__(self) -> None:
+        self._rng = random.Random(SEED)
+        self.words = np.empty(0, dtype=np.uint32)
+        self.extend(1 << 15)
+        self.emulated = self._check()
+
+    def extend(self, count: int) -> None:
+        more = np.frombuffer(self._rng.getrandbits(32 * count).to_bytes(4 * count, "little"), dtype="<u4")
+        self.words = np.concatenate([self.words, more])
+
+    def take(self, at: int, count: int) -> np.ndarray:
+        while at + count > len(self.words):
+            self.extend(len(self.words))
+        return self.words[at : at + count]
+
+    def _random(self, at: int) -> float:
+        # random.random(): 53 bits from two words (a >> 5, b >> 6), as CPython's _random does.
+        a, b = (int(w) for w in self.take(at, 2))
+        return ((a >> 5) * 67108864.0 + (b >> 6)) * (1.0 / 9007199254740992.0)
+
+    def gauss_pair(self, at: int) -> tuple[float, float]:
+        """random.gauss's two values from the 4 words at `at` (it returns the first, keeps the second)."""
+        x2pi = self._random(at) * 2.0 * math.pi
+        g2rad = math.sqrt(-2.0 * math.log(1.0 - self._random(at + 2)))
+        return math.cos(x2pi) * g2rad, math.sin(x2pi) * g2rad
+
+    def choices(self, at: int, n: int, count: int) -> tuple[list[int], int]:
+        """random.choice over n items, `count` times from `at`: the indices and the position after."""
+        shift = 32 - n.bit_length()
+        out: list[int] = []
+        while len(out) < count:
+            r = int(self.take(at, 1)[0]) >> shift
+            at += 1
+            if r < n:
+                out.append(r)
+        return out, at
+
+    def _check(self) -> bool:
+        """Whether this reading of the words gives what random.Random itself gives (gauss, then choice)."""
+        real = random.Random(SEED)
+        at, spare = 0, None
+        for n in (1, 2, 3, 5, 55, 1000, 2389, 70001):
+            if spare is None:
+                z, spare = self.gauss_pair(at)
+                at += 4
+            else:
+                z, spare = spare, None
+            if real.gauss(0.0, 1.0) != z:
+                return False
+            mine, at = self.choices(at, n, 40)
+            if [real.choice(range(n)) for _ in range(40)] != mine:
+                return False
+        return True
+
+
+@lru_cache(maxsize=1)
+def _stream() -> _Stream:
+    return _Stream()
+
+
+@lru_cache(maxsize=1)
+def _stock_factory() -> Any:
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    factory.set_seed(SEED)
+    return factory
+
+
+def _stock(text: str, max_text_length: int) -> list[tuple[str, float]]:
+    from langdetect.lang_detect_exception import LangDetectException
+
+    d = _stock_factory().create()
+    d.set_max_text_length(max_text_length)
+    d.append(text)
+    try:
+        return [(x.lang, float(x.prob)) for x in d.get_probabilities()]
+    except LangDetectException:
+        return []
+
+
+def _trial(
+    matrix: np.ndarray, rows: np.ndarray, stream: _Stream, at: int, a: float, shift: int, n: int, nlang: int
+) -> tuple[np.ndarray, int]:
+    """One of langdetect's trials from word `at` of the stream: its normalised probabilities when it stops,
+    and the position of the next unread word."""
     log_prob = np.full(nlang, np.log(1.0 / nlang))
     done = 0  # draws so far (langdetect's i)
     block = 64
     while True:
-        state = rng.getstate()
-        words = np.frombuffer(rng.getrandbits(64 * block).to_bytes(8 * block, "little"), dtype="<u4")
-        drawn = words >> shift  # getrandbits(k) is the top k bits of one word; >= n is drawn again
-        accepted = np.flatnonzero(drawn < n)[: ITERATION_LIMIT + 1 - done]
+        drawn = stream.take(at, 2 * block) >> shift  # choice: the top k bits of a word; >= n is drawn again
+        accepted = np.flatnonzero(drawn < n)[: min(block, ITERATION_LIMIT + 1 - done)]
         if not len(accepted):
+            at += 2 * block
             continue
-        picks = rows[drawn[accepted].astype(np.int64)]
-        running = log_prob + np.cumsum(np.log(matrix[picks] + a), axis=0)
-        checks = np.arange((-done) % 5, len(accepted), 5)
-        at = running[checks]
-        top = at.max(axis=1)
-        total = np.exp(at - top[:, None]).sum(axis=1)
+        logs = np.log(matrix[rows[drawn[accepted].astype(np.int64)]] + a)
+        # The running sums at langdetect's convergence checks (every fifth draw): the sums of the draws
+        # between checks, then their running sum (no BLAS: its threads fight the other workers for cores).
+        checks, starts = _checkpoints(len(accepted), (-done) % 5)
+        if not len(checks):
+            at += int(accepted[-1]) + 1
+            log_prob = log_prob + logs.sum(axis=0)
+            done += len(accepted)
+            continue
+        at_checks = log_prob + np.cumsum(np.add.reduceat(logs[: checks[-1] + 1], starts, axis=0), axis=0)
+        top = at_checks.max(axis=1)
+        total = np.exp(at_checks - top[:, None]).sum(axis=1)
         stop = (1.0 / total > CONV_THRESHOLD) | (done + checks >= ITERATION_LIMIT)
-        last = checks[int(np.argmax(stop))] if stop.any() else len(accepted) - 1
-        # Rewind and consume exactly the words langdetect's draws would have.
-        rng.setstate(state)
-        rng.getrandbits(32 * (int(accepted[last]) + 1))
         if stop.any():
             j = int(np.argmax(stop))
-            return np.exp(at[j] - top[j]) / total[j]
-        log_prob = running[-1]
+            return np.exp(at_checks[j] - top[j]) / total[j], at + int(accepted[checks[j]]) + 1
+        at += int(accepted[-1]) + 1
+        log_prob = log_prob + logs.sum(axis=0)
         done += len(accepted)
         block *= 4
+
+
+@lru_cache(maxsize=256)
+def _checkpoints(count: int, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """The draw indices (of `count`) where langdetect checks convergence, from `first` every fifth, and
+    where the draws summed up to each check start."""
+    checks = np.arange(first, count, 5)
+    return checks, np.concatenate(([0], checks[:-1] + 1)).astype(np.intp)

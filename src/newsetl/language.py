@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -63,19 +64,27 @@ def normalize_code(value: str | None) -> str | None:
     return _ALIASES.get(head)
 
 
+@dataclass(frozen=True)
+class ProfileMatrix:
+    """langdetect's bundled profiles: its languages, and each 1-3-gram's probabilities as a matrix row."""
+
+    langs: list[str]  # the profile directory's order (langdetect's langlist)
+    index: dict[str, int]  # n-gram -> row of `matrix`
+    matrix: Any  # float64 (n-grams x languages)
+
+
 @lru_cache(maxsize=1)
-def _factory() -> Any:
-    """Load langdetect's bundled profiles once per process, each n-gram's probabilities as one array row.
+def profile_matrix() -> ProfileMatrix:
+    """Load langdetect's bundled profiles once per process into one float64 matrix (~80 MB).
 
     langdetect's own loader keeps ~180k n-grams x 55 languages as lists of Python floats (~350 MB per
-    process). This loader computes the same numbers the same way (count / n_words[len(ngram) - 1], in
-    the profile directory's order) into one float64 matrix (~80 MB) whose rows the detector multiplies
-    in one operation.
+    process). This computes the same numbers the same way (count / n_words[len(ngram) - 1], in the
+    profile directory's order); newsetl.langid detects with it.
     """
     import os
 
     import numpy as np
-    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+    from langdetect.detector_factory import PROFILES_DIRECTORY
 
     names = [
         f
@@ -92,19 +101,14 @@ def _factory() -> Any:
         n_words = profile["n_words"]
         idx, probs = [], []
         for word, count in profile["freq"].items():
-            row = rows.setdefault(word, len(rows))
-            if 1 <= len(word) <= 3:
-                idx.append(row)
+            if 1 <= len(word) <= 3:  # langdetect looks up nothing longer
+                idx.append(rows.setdefault(word, len(rows)))
                 probs.append(1.0 * count / n_words[len(word) - 1])
         columns.append((np.asarray(idx, dtype=np.int64), np.asarray(probs, dtype=np.float64)))
     matrix = np.zeros((len(rows), len(langlist)), dtype=np.float64)
     for j, (rows_j, probs_j) in enumerate(columns):
         matrix[rows_j, j] = probs_j
-    factory = DetectorFactory()
-    factory.langlist = langlist
-    factory.word_lang_prob_map = {w: matrix[i] for w, i in rows.items()}
-    factory.set_seed(0)  # langdetect is random-sampled: a fixed seed makes runs repeatable
-    return factory
+    return ProfileMatrix(langlist, rows, matrix)
 
 
 _FLOOR = 1e-7  # the probability an n-gram no profile has counts with
@@ -116,7 +120,7 @@ def plausibility(words: list[str]) -> float:
     count as a tiny floor). Used to choose between the decodings of a legacy-encoded file."""
     import numpy as np
 
-    wmap = _factory().word_lang_prob_map
+    profiles = profile_matrix()
     normalize = _normalizer()
     rows, unknown = [], 0
     for word in words:
@@ -126,11 +130,11 @@ def plausibility(words: list[str]) -> float:
                 gram = padded[i : i + n]
                 if gram.strip() == "":
                     continue
-                row = wmap.get(gram)
+                row = profiles.index.get(gram)
                 if row is None:
                     unknown += 1
                 else:
-                    rows.append(row)
+                    rows.append(profiles.matrix[row])
     total = len(rows) + unknown
     if total == 0:
         return 0.0
@@ -148,7 +152,7 @@ def _normalizer() -> Any:
 @lru_cache(maxsize=1)
 def supported_languages() -> frozenset[str]:
     """Return the ISO 639-1 codes langdetect has profiles for."""
-    return frozenset(normalize_code(lang) or lang for lang in _factory().get_lang_list())
+    return frozenset(normalize_code(lang) or lang for lang in profile_matrix().langs)
 
 
 def detect_language(
@@ -169,7 +173,7 @@ def detect_language(
     if len(_LETTER.findall(sample)) < min_letters:
         return (given, None, "feed") if given else (UNDETERMINED, None, "too_short")
     # langdetect's own algorithm and seeded sampling, over arrays (newsetl.langid): stock's answer, faster.
-    probs = langid.probabilities(langid.ngram_rows(sample, max_chars))
+    probs = langid.detect(sample, max_chars)
     if probs and probs[0][1] >= MIN_CONFIDENCE:
         return normalize_code(probs[0][0]) or probs[0][0], probs[0][1], "detected"
     if given:

@@ -24,6 +24,7 @@ from newsetl.faults import fault
 from newsetl.ledger import InputError, RunContext, new_run
 from newsetl.runners import LocalRunner, Pool, Runner, worker_pool
 from newsetl.summary import RunSummary
+from newsetl.validate import preload as preload_validation
 
 __all__ = ["InputError", "RunSummary", "run_pipeline", "run_steps"]
 
@@ -68,6 +69,8 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
             f"{sum(len(c) for c in plan.chunks)} to read in {len(plan.chunks)} chunks"
         )
 
+        # The workers parse; meanwhile this process imports GX for validation (only when parsing is elsewhere).
+        gx_import = preload_validation() if ctx.settings.workers > 1 or ctx.settings.cluster else None
         with timed("parse_clean"):
             calls = [(ctx, i, c) for i, c in enumerate(plan.chunks)]
             labels = [f"chunk-{i:04d}" for i in range(len(plan.chunks))]
@@ -82,6 +85,8 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         )
 
         parts = [p for c in chunks for p in c.parts]
+        if gx_import is not None:
+            gx_import.join()
         with timed("dedup"):
             # Versions read again replace their own earlier rows: they are not history to dedup against.
             replaced = superseded + plan.reloaded
