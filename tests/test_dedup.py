@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SEED_A, SEED_B, need_shared
 from newsetl.clean import text_fingerprint
@@ -117,3 +119,28 @@ def test_signature_is_stable_across_processes():
     }
     assert len(outs) == 1
     assert np.asarray(eval(outs.pop())).tolist() == minhash("one two three four five six seven")[:5].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    history=st.lists(st.tuples(st.integers(0, 5), st.lists(st.integers(0, 6), min_size=20, max_size=20)), max_size=30),
+    run=st.lists(st.tuples(st.integers(0, 5), st.lists(st.integers(0, 6), min_size=20, max_size=20)), max_size=10),
+)
+def test_history_candidates_are_exactly_the_rows_sharing_a_hash_or_a_band(history, run):
+    """A history row is a candidate iff it shares the text hash or the key of the same band with a run record."""
+    from newsetl.dedup import history_candidates
+
+    def table(rows):
+        return pa.table(
+            {
+                "text_hash": pa.array([f"h{h}" for h, _ in rows], pa.string()),
+                "bands": pa.array([b for _, b in rows], pa.list_(pa.int64())),
+            }
+        )
+
+    want = [
+        i
+        for i, (h, bands) in enumerate(history)
+        if any(h == rh or any(x == y for x, y in zip(bands, rb, strict=True)) for rh, rb in run)
+    ]
+    assert history_candidates(table(run), table(history)).tolist() == want

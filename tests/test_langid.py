@@ -100,10 +100,29 @@ def _words() -> list[str]:
 
 
 def test_profiles_cover_langdetect():
-    """Every n-gram of the profiles is looked up by key, and every language is there."""
+    """Every n-gram of the profiles is found by its key (and at its own row), and every language is there."""
+    import numpy as np
+
+    from newsetl.langid import _key
+
     p = profiles()
-    assert len(p.langs) == 55
-    assert sum(len(k) for k in p.keys) == len(_words()) == len(p.matrix)
+    words = _words()
+    assert len(p.langs) == 55 and len(words) == len(p.matrix)
+    keys = np.array([_key(w) for w in words], dtype=np.uint64)
+    assert (p.grams.get(keys) == np.arange(len(words))).all()
+    absent = [w for w in ("\ua66e", "\ua66e\ua66e", "q\ua66eq", "zzx", "xq") if w not in set(words)]
+    assert len(absent) >= 3
+    assert (p.grams.get(np.array([_key(w) for w in absent], dtype=np.uint64)) == -1).all()
+
+
+def test_cleaning_counts_non_latin_as_langdetect_does():
+    """Detector.cleaning_text's non-Latin test is `cp >= U+0300` for every character (its block test never fails)."""
+    from langdetect.utils.unicode_block import unicode_block
+
+    assert all(
+        (ch >= "\u0300" and unicode_block(ch) != "Latin Extended Additional") == (ord(ch) >= 0x300)
+        for ch in map(chr, range(0x10000))
+    )
 
 
 @pytest.mark.parametrize("text", TEXTS)

@@ -255,3 +255,28 @@ def test_run_outcome_policy(status, records, quarantined, code):
     assert (message is not None) == (code == EXIT_BROKEN_INPUT)
     if message:
         assert "60% of 10 records" in message and "malformed_json 6" in message
+
+
+def test_dedup_history_reads_the_index_in_batches_and_keeps_only_matches(landing, tmp_path):
+    """dedup_history: the loaded rows sharing a hash or band with the run, the same whatever the batch size."""
+    from newsetl.dedup import history_candidates
+    from newsetl.pipeline import run_pipeline
+    from newsetl.warehouse import connect
+
+    write_jsonl(landing / "day1.jsonl", [record(i) for i in range(12)])
+    settings = Settings.from_env(landing=landing, warehouse=tmp_path / "wh", workers=1)
+    run_pipeline(settings, NOW)
+    write_jsonl(landing / "day2.jsonl", [record(3) | {"title": "Again"}, record(7) | {"url": "https://x.example/7"}])
+    ctx = ledger.new_run(settings, NOW + timedelta(days=1))
+    ledger.begin_run(ctx)
+    parts = parsed(ctx).parts
+    run = pq.read_table(parts[-1], columns=["text_hash", "bands"])
+    con = connect(tmp_path / "wh", reports=False)
+    index = con.execute("SELECT article_id, text_hash, bands FROM dedup_index").to_arrow_table()
+    con.close()
+    want = sorted(index.column("article_id").take(history_candidates(run, index)).to_pylist())
+    assert len(want) == 2
+    for rows in (1, 5, 65536):
+        got = ledger.dedup_history(ctx, run, [], batch_rows=rows)
+        assert sorted(got.column("article_id").to_pylist()) == want
+        assert got.column_names == ["article_id", "text_hash", "published_at", "signature", "bands"]

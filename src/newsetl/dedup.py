@@ -21,6 +21,7 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from newsetl.clean import tokens
 from newsetl.schema import DECISIONS
@@ -180,6 +181,24 @@ def _band_neighbours(bands: np.ndarray, slots: np.ndarray) -> dict[int, list[int
         for s in group:
             out.setdefault(s, set()).update(group - {s})
     return {s: sorted(v) for s, v in out.items() if v}
+
+
+def history_candidates(run: pa.Table, history: pa.Table) -> np.ndarray:
+    """Return the indices of `history` rows that share a text hash, or a band key in the same band, with a
+    record of `run`: the only history rows find_duplicates can match. Both tables: text_hash, bands."""
+    if run.num_rows == 0 or history.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    hit = (
+        pc.is_in(history.column("text_hash"), value_set=run.column("text_hash").combine_chunks())
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False)
+        .astype(bool)
+    )
+    h_bands = _matrix(history.column("bands"), np.int64, BANDS)
+    r_bands = _matrix(run.column("bands"), np.int64, BANDS)
+    for b in range(BANDS):
+        hit |= pc.is_in(pa.array(h_bands[:, b]), value_set=pa.array(r_bands[:, b])).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(hit)
 
 
 def _matrix(column: pa.ChunkedArray, dtype: type, width: int) -> np.ndarray:

@@ -51,11 +51,9 @@ class Profiles:
 
     langs: list[str]
     matrix: np.ndarray  # n-gram row -> probability per language (float64)
-    keys: tuple[np.ndarray, np.ndarray, np.ndarray]  # sorted uint64 keys of the 1-, 2- and 3-grams
-    rows: tuple[np.ndarray, np.ndarray, np.ndarray]  # the matrix row of each key
+    grams: _HashTable  # n-gram key (its code points, 21 bits each) -> matrix row
     normal: np.ndarray  # BMP code point -> NGram.normalize(code point)
     upper: np.ndarray  # BMP code point -> str.isupper() (of a normalised character)
-    non_latin: np.ndarray  # BMP code point -> counted as non-Latin by Detector.cleaning_text
     seed: int
 
 
@@ -70,37 +68,62 @@ def _key(gram: str) -> int:
 def profiles() -> Profiles:
     """Build the arrays from langdetect's bundled profiles (newsetl.language.profile_matrix)."""
     from langdetect.utils.ngram import NGram
-    from langdetect.utils.unicode_block import unicode_block
 
     from newsetl.language import profile_matrix
 
     pm = profile_matrix()
-    keys: list[np.ndarray] = []
-    rows: list[np.ndarray] = []
-    for n in (1, 2, 3):
-        picked = [(_key(w), i) for w, i in pm.index.items() if len(w) == n]
-        k = np.array([p[0] for p in picked], dtype=np.uint64)
-        r = np.array([p[1] for p in picked], dtype=np.int64)
-        order = np.argsort(k)
-        keys.append(k[order])
-        rows.append(r[order])
+    # 1-gram keys are below 2**21 and 2-gram keys below 2**42 <= 3-gram keys (no character is below U+0020
+    # after normalisation): one table holds all three.
+    keys = np.fromiter((_key(w) for w in pm.index), dtype=np.uint64, count=len(pm.index))
     bmp = [chr(cp) for cp in range(0x10000)]
-    normal = np.array([ord(NGram.normalize(ch)) for ch in bmp], dtype=np.uint32)
-    upper = np.array([ch.isupper() for ch in bmp], dtype=bool)
-    # Detector.cleaning_text's test, as written there (its block comparison is always true).
-    non_latin = np.array(
-        [ch >= "\u0300" and unicode_block(ch) != "Latin Extended Additional" for ch in bmp], dtype=bool
-    )
     return Profiles(
         langs=pm.langs,
         matrix=pm.matrix,
-        keys=(keys[0], keys[1], keys[2]),
-        rows=(rows[0], rows[1], rows[2]),
-        normal=normal,
-        upper=upper,
-        non_latin=non_latin,
+        grams=_HashTable(keys, np.fromiter(pm.index.values(), dtype=np.int64, count=len(pm.index))),
+        normal=np.array([ord(NGram.normalize(ch)) for ch in bmp], dtype=np.uint32),
+        upper=np.array([ch.isupper() for ch in bmp], dtype=bool),
         seed=SEED,
     )
+
+
+class _HashTable:
+    """uint64 keys -> int64 values, open addressing with linear probing, looked up for a whole array at once
+    (a sorted-array search cost more than the rest of the n-gram extraction)."""
+
+    _EMPTY = np.uint64(2**64 - 1)
+    _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * 2**64/phi
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        bits = max(4, int(np.ceil(np.log2(max(1, len(keys)) * 3))))  # at most a third full
+        self._shift, self._mask = np.uint64(64 - bits), (1 << bits) - 1
+        self.keys = np.full(1 << bits, self._EMPTY, dtype=np.uint64)
+        self.values = np.full(1 << bits, -1, dtype=np.int64)
+        slot = self._slot(keys)
+        pending = np.arange(len(keys))
+        while len(pending):
+            free = self.keys[slot[pending]] == self._EMPTY
+            taken, first = np.unique(slot[pending[free]], return_index=True)  # one key per free slot
+            winners = pending[free][first]
+            self.keys[taken], self.values[taken] = keys[winners], values[winners]
+            pending = np.setdiff1d(pending, winners, assume_unique=True)
+            slot[pending] = (slot[pending] + 1) & self._mask
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ((keys * self._MIX) >> self._shift).astype(np.int64)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, -1 where a key is absent."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        slot = self._slot(keys)
+        pending = np.arange(len(keys))
+        while len(pending):
+            found = self.keys[slot]
+            hit = found == keys
+            out[pending[hit]] = self.values[slot[hit]]
+            more = ~hit & (found != self._EMPTY)
+            pending, keys, slot = pending[more], keys[more], (slot[more] + 1) & self._mask
+        return out
 
 
 def _codepoints(text: str) -> np.ndarray:
@@ -114,12 +137,6 @@ def _is_upper(p: Profiles, cps: np.ndarray) -> np.ndarray:
         out = out.copy()
         out[astral] = [chr(int(c)).isupper() for c in cps[astral]]
     return out
-
-
-def _lookup(keys: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    at = np.searchsorted(keys, query)
-    at[at >= len(keys)] = 0
-    return np.where(keys[at] == query, rows[at], -1)
 
 
 def ngram_rows(text: str, max_text_length: int = 10000) -> np.ndarray:
@@ -141,8 +158,9 @@ def ngram_rows(text: str, max_text_length: int = 10000) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     # cleaning_text: text mostly in another alphabet loses its Latin letters (A..z).
     latin = (cps >= 0x41) & (cps <= 0x7A)
-    non_latin = np.where(cps > 0xFFFF, True, p.non_latin[np.minimum(cps, 0xFFFF)]) & ~latin
-    if int(latin.sum()) * 2 < int(non_latin.sum()):
+    # Detector.cleaning_text counts as non-Latin `ch >= '\u0300' and unicode_block(ch) != 'Latin Extended
+    # Additional'`; unicode_block returns a number, so the second test always holds.
+    if int(latin.sum()) * 2 < int((cps >= 0x300).sum()):
         cps = cps[~latin]
     # NGram.normalize per character, then a space after a space adds nothing (NGram.add_char).
     norm = np.where(cps > 0xFFFF, cps, p.normal[np.minimum(cps, 0xFFFF)])
@@ -156,10 +174,12 @@ def ngram_rows(text: str, max_text_length: int = 10000) -> np.ndarray:
     capital = up[1:] & up[:-1]  # inside a word in capitals: langdetect skips the position
     space_prev = prev == _SPACE
     first = np.arange(len(cur)) == 0
-    r1 = np.where((cur != _SPACE) & ~capital, _lookup(p.keys[0], p.rows[0], cur), -1)
-    r2 = np.where(~capital, _lookup(p.keys[1], p.rows[1], (prev << _BITS) | cur), -1)
-    k3 = (prev2 << (2 * _BITS)) | (prev << _BITS) | cur
-    r3 = np.where(~capital & ~space_prev & ~first, _lookup(p.keys[2], p.rows[2], k3), -1)
+    k2 = (prev << _BITS) | cur
+    k3 = (prev2 << (2 * _BITS)) | k2
+    r1, r2, r3 = np.split(p.grams.get(np.concatenate([cur, k2, k3])), 3)
+    r1 = np.where((cur != _SPACE) & ~capital, r1, -1)
+    r2 = np.where(~capital, r2, -1)
+    r3 = np.where(~capital & ~space_prev & ~first, r3, -1)
     rows = np.stack([r1, r2, r3], axis=1).ravel()
     return rows[rows >= 0]
 

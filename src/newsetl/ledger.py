@@ -288,35 +288,30 @@ def file_versions(ctx: RunContext) -> tuple[set[tuple[str, str]], dict[str, list
     return known, loaded
 
 
-def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict]) -> pa.Table:
+def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict], batch_rows: int = 65536) -> pa.Table:
     """Return the dedup-index rows of loaded articles that share a text hash or a band key with `run_fp`.
 
     run_fp: text_hash, bands of this run's records. replaced: file versions (path, sha256) this run
-    supersedes; their articles are not history any more.
+    supersedes; their articles are not history any more. The index is read in batches and only the
+    matching rows are kept, so the cost is one scan of the index and memory does not grow with it.
     """
-    with wh.views(Path(ctx.root)) as con:
-        con.register("run_fp", run_fp.select(["text_hash", "bands"]))
-        con.register(
-            "replaced",
-            pa.table(
-                {"path": [r["path"] for r in replaced], "sha256": [r["sha256"] for r in replaced]},
-                schema=pa.schema([("path", pa.string()), ("sha256", pa.string())]),
-            ),
+    from newsetl.dedup import history_candidates
+
+    run_keys = run_fp.select(["text_hash", "bands"])
+    with wh.views(Path(ctx.root), only=("dedup_index_all", "dedup_index")) as con:
+        con.register("replaced", _versions_table(replaced))
+        reader = wh.retry_vanished(
+            lambda: con.execute(
+                "SELECT article_id, text_hash, published_at, signature, bands FROM dedup_index d WHERE NOT EXISTS "
+                "(SELECT 1 FROM replaced r WHERE r.path = d.source_file AND r.sha256 = d.file_sha256)"
+            ).fetch_record_batch(batch_rows)
         )
-        con.execute(
-            "CREATE TEMP VIEW history AS SELECT * FROM dedup_index d WHERE NOT EXISTS "
-            "(SELECT 1 FROM replaced r WHERE r.path = d.source_file AND r.sha256 = d.file_sha256)"
-        )
-        return con.execute(
-            """
-            WITH rk AS (SELECT DISTINCT b, k FROM (SELECT unnest(range(len(bands))) AS b, unnest(bands) AS k FROM run_fp)),
-                 hk AS (SELECT article_id, unnest(range(len(bands))) AS b, unnest(bands) AS k FROM history),
-                 hits AS (SELECT article_id FROM hk JOIN rk USING (b, k)
-                          UNION SELECT article_id FROM history WHERE text_hash IN (SELECT text_hash FROM run_fp))
-            SELECT article_id, text_hash, published_at, signature, bands FROM history
-            WHERE article_id IN (SELECT article_id FROM hits)
-            """
-        ).to_arrow_table()
+        found = []
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            found.append(table.take(history_candidates(run_keys, table)))
+        schema = reader.schema
+    return pa.concat_tables(found) if found else schema.empty_table()
 
 
 def _versions_table(versions: list[dict]) -> pa.Table:
