@@ -304,7 +304,7 @@ def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict], batch
             lambda: con.execute(
                 "SELECT article_id, text_hash, published_at, signature, bands FROM dedup_index d WHERE NOT EXISTS "
                 "(SELECT 1 FROM replaced r WHERE r.path = d.source_file AND r.sha256 = d.file_sha256)"
-            ).fetch_record_batch(batch_rows)
+            ).to_arrow_reader(batch_rows)
         )
         found = []
         for batch in reader:
