@@ -54,7 +54,6 @@ class Profiles:
     grams: _HashTable  # n-gram key (its code points, 21 bits each) -> matrix row
     normal: np.ndarray  # BMP code point -> NGram.normalize(code point)
     upper: np.ndarray  # BMP code point -> str.isupper() (of a normalised character)
-    seed: int
 
 
 def _key(gram: str) -> int:
@@ -82,7 +81,6 @@ def profiles() -> Profiles:
         grams=_HashTable(keys, np.fromiter(pm.index.values(), dtype=np.int64, count=len(pm.index))),
         normal=np.array([ord(NGram.normalize(ch)) for ch in bmp], dtype=np.uint32),
         upper=np.array([ch.isupper() for ch in bmp], dtype=bool),
-        seed=SEED,
     )
 
 
@@ -173,13 +171,12 @@ def ngram_rows(text: str, max_text_length: int = 10000) -> np.ndarray:
     prev2 = np.concatenate(([0], c[:-2])).astype(np.uint64)
     capital = up[1:] & up[:-1]  # inside a word in capitals: langdetect skips the position
     space_prev = prev == _SPACE
-    first = np.arange(len(cur)) == 0
     k2 = (prev << _BITS) | cur
     k3 = (prev2 << (2 * _BITS)) | k2
     r1, r2, r3 = np.split(p.grams.get(np.concatenate([cur, k2, k3])), 3)
     r1 = np.where((cur != _SPACE) & ~capital, r1, -1)
     r2 = np.where(~capital, r2, -1)
-    r3 = np.where(~capital & ~space_prev & ~first, r3, -1)
+    r3 = np.where(~capital & ~space_prev, r3, -1)  # position 0 follows the leading space
     rows = np.stack([r1, r2, r3], axis=1).ravel()
     return rows[rows >= 0]
 
