@@ -99,7 +99,7 @@ def begin_run(ctx: RunContext) -> Begun:
     wh.remove_temp_files(root)
     compaction.remove_leftovers(root, ctx.settings.compact_grace_seconds)
     reload, repaired = _heal_storage(ctx)
-    with wh.views(root) as con:
+    with wh.views(root, only=("runs",)) as con:
         dead = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
         unfinished = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status <> 'completed'").fetchall()}
     for run_id in dead:
@@ -276,7 +276,7 @@ def _run_row(ctx: RunContext, s: RunSummary) -> dict:
 
 def file_versions(ctx: RunContext) -> tuple[set[tuple[str, str]], dict[str, list[str]]]:
     """Return the (path, sha256) versions already seen, and path -> current loaded versions."""
-    with wh.views(Path(ctx.root)) as con:
+    with wh.views(Path(ctx.root), only=("files",)) as con:
         # A file that changed while being read was not loaded: its next version is read normally.
         known = set(con.execute("SELECT path, sha256 FROM files WHERE status <> 'changed'").fetchall())
         loaded: dict[str, list[str]] = {}
@@ -289,29 +289,38 @@ def file_versions(ctx: RunContext) -> tuple[set[tuple[str, str]], dict[str, list
 
 
 def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict], batch_rows: int = 65536) -> pa.Table:
-    """Return the dedup-index rows of loaded articles that share a text hash or a band key with `run_fp`.
+    """Return the dedup-index rows of current articles that share a text hash or a band key with `run_fp`.
 
     run_fp: text_hash, bands of this run's records. replaced: file versions (path, sha256) this run
-    supersedes; their articles are not history any more. The index is read in batches and only the
-    matching rows are kept, so the cost is one scan of the index and memory does not grow with it.
+    supersedes; their articles are not history any more. Two steps, so the cost of a day follows the day:
+    1. the keys of every loaded version (article_id, text_hash, bands) are read in batches and only the
+       rows that can match are kept (memory stays one batch; no signature is decoded);
+    2. those rows are read whole, and the ones of superseded or replaced file versions dropped.
+    Reading whole rows through the `dedup_index` view instead made DuckDB materialise the whole index for
+    its anti-joins: 0.9-2.5 s at 200,000 articles, against about 0.5 s for both steps (benchmarks/RESULTS.md).
     """
     from newsetl.dedup import history_candidates
 
     run_keys = run_fp.select(["text_hash", "bands"])
-    with wh.views(Path(ctx.root), only=("dedup_index_all", "dedup_index")) as con:
-        con.register("replaced", _versions_table(replaced))
+    with wh.views(Path(ctx.root), only=("dedup_index_all",)) as con:
         reader = wh.retry_vanished(
-            lambda: con.execute(
-                "SELECT article_id, text_hash, published_at, signature, bands FROM dedup_index d WHERE NOT EXISTS "
-                "(SELECT 1 FROM replaced r WHERE r.path = d.source_file AND r.sha256 = d.file_sha256)"
-            ).to_arrow_reader(batch_rows)
+            lambda: con.execute("SELECT article_id, text_hash, bands FROM dedup_index_all").to_arrow_reader(batch_rows)
         )
-        found = []
+        hits = []
         for batch in reader:
-            table = pa.Table.from_batches([batch])
-            found.append(table.take(history_candidates(run_keys, table)))
-        schema = reader.schema
-    return pa.concat_tables(found) if found else schema.empty_table()
+            keys = pa.Table.from_batches([batch])
+            hits += keys.column("article_id").take(history_candidates(run_keys, keys)).chunks
+        con.register("hits", pa.table({"article_id": pa.chunked_array(hits, pa.string())}))
+        con.register("replaced", _versions_table(replaced))
+        # The same rule as the dedup_index view (not of a superseded version), applied to the hits only.
+        return wh.retry_vanished(
+            lambda: con.execute(
+                "WITH c AS MATERIALIZED (SELECT * FROM dedup_index_all WHERE article_id IN (SELECT article_id FROM hits)) "
+                "SELECT article_id, text_hash, published_at, signature, bands FROM c WHERE NOT EXISTS "
+                "(SELECT 1 FROM supersessions s WHERE s.path = c.source_file AND s.sha256 = c.file_sha256) "
+                "AND NOT EXISTS (SELECT 1 FROM replaced r WHERE r.path = c.source_file AND r.sha256 = c.file_sha256)"
+            ).to_arrow_table()
+        )
 
 
 def _versions_table(versions: list[dict]) -> pa.Table:
@@ -382,11 +391,26 @@ def story_window(
         ).to_arrow_table()
 
 
+# The views outlet_daily reads, with the views they read (warehouse.connect binds only these).
+_OUTLET_DAILY_READS = (
+    "articles_all",
+    "story_index_all",
+    "story_merges",
+    "story_roots",
+    "articles",
+    "duplicates_all",
+    "quarantine_all",
+    "copy_fixes",
+    "duplicates",
+    "quarantine",
+)
+
+
 def outlet_alerts_of_day(ctx: RunContext) -> list[dict]:
     """Return the outlet alerts of the run's ingest day (reads only the trailing window's partitions)."""
     since = ctx.ingest_date - timedelta(days=TRAILING_DAYS)
     daily = f"(SELECT * FROM outlet_daily WHERE day BETWEEN DATE '{since.isoformat()}' AND DATE '{ctx.ingest_date.isoformat()}')"
-    with wh.views(Path(ctx.root)) as con:
+    with wh.views(Path(ctx.root), only=_OUTLET_DAILY_READS) as con:
         con.execute(OUTLET_DAILY_SQL)
         cur = con.execute(
             f"SELECT * FROM ({alerts_sql(daily)}) WHERE day = ? ORDER BY outlet_id, metric", [ctx.ingest_date]
