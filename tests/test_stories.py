@@ -122,6 +122,33 @@ def test_assignment_does_not_depend_on_the_order_rows_arrive_in(seed, shuffle):
     assert first == second
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 3 * 365 * 24)), min_size=1, max_size=40),
+    st.floats(0.5, 30),
+)
+def test_story_window_spans_cover_every_article_and_nothing_far_from_all(hours, days):
+    """The run's window is the union of [t - w, t + w] over its event times, merged into disjoint spans:
+    every article's own window lies inside one span, and no span reaches past a day beyond any article's."""
+    from newsetl.steps.stories import _spans
+
+    times = [None if h is None else T0 + timedelta(hours=h) for h in hours]
+    window = timedelta(days=days)
+    spans = _spans(pa.chunked_array([pa.array(times, TS)]), window)
+    dated = [t for t in times if t is not None]
+    assert len(spans) <= len(dated)
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False)), "sorted and disjoint"
+    for t in dated:
+        assert any(lo <= t - window and t + window <= hi for lo, hi in spans), t
+    slack = window + timedelta(days=1)
+    for lo, hi in spans:  # the articles' widened windows chain from lo to hi without a gap
+        reach = lo
+        for t in sorted(t for t in dated if lo <= t <= hi):
+            assert t - slack <= reach, (lo, hi, t)
+            reach = max(reach, t + slack)
+        assert reach >= hi, (lo, hi, reach)
+
+
 @pytest.mark.parametrize(
     ("text", "wire"),
     [

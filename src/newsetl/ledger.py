@@ -371,23 +371,25 @@ def articles_with_text(ctx: RunContext, text_hashes: list[str], excluding: list[
 
 
 def story_window(
-    ctx: RunContext, start: datetime, end: datetime, arrived_since: datetime, replaced: list[dict]
+    ctx: RunContext, spans: list[tuple[datetime, datetime]], arrived_since: datetime, replaced: list[dict]
 ) -> tuple[dict[str, str], pa.Table]:
-    """Return the merged stories ({story id: the story it reads as now}, chains resolved) and the story-index rows of current articles with an event time in [start, end] or loaded since
+    """Return the merged stories ({story id: the story it reads as now}, chains resolved) and the story-index
+    rows of current articles with an event time in one of `spans` ([start, end] pairs) or loaded since
     `arrived_since` (undated articles are compared by when they arrived).
 
     Reads the index's small columns only (never a text); rows of file versions this run replaces are
     not history any more. Its cost follows the window, not the warehouse's age.
     """
     only = ("story_index_all", "story_index", "story_merges", "story_roots")
+    within = " OR ".join(["event_time BETWEEN ? AND ?"] * len(spans) + ["ingested_at >= ?"])
     with wh.views(Path(ctx.root), only=only) as con:
         con.register("x", _versions_table(replaced))
         roots = dict(con.execute("SELECT story_id, root FROM story_roots").fetchall())
         return roots, con.execute(
             "SELECT article_id, story_id, event_time, dated, ingested_at, title, outlet_id, terms, counts "
-            "FROM story_index s WHERE (event_time BETWEEN ? AND ? OR ingested_at >= ?) "
+            f"FROM story_index s WHERE ({within}) "
             "AND NOT EXISTS (SELECT 1 FROM x WHERE x.path = s.source_file AND x.sha256 = s.file_sha256)",
-            [start, end, arrived_since],
+            [*(t for span in spans for t in span), arrived_since],
         ).to_arrow_table()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -53,10 +53,8 @@ def assign_run_stories(
         return res
     s = ctx.settings
     window = timedelta(days=s.story_window_days)
-    times = run.column("event_time")
-    start = pc.min(times).as_py() - window
-    end = pc.max(times).as_py() + window
-    roots, index = ledger.story_window(ctx, start, end, ctx.started_at - window, replaced)
+    spans = _spans(run.column("event_time"), window)
+    roots, index = ledger.story_window(ctx, spans, ctx.started_at - window, replaced)
     done = assign_stories(run, index, s.story_threshold, window, roots)
     via = pa.array(done.linked_to, pa.string())
     rows = with_columns(
@@ -79,6 +77,23 @@ def assign_run_stories(
     res.merged = len(done.merges)
     res.largest = _largest(index, roots, rows, duplicates, touched)
     return res
+
+
+def _spans(times: pa.ChunkedArray, window: timedelta) -> list[tuple[datetime, datetime]]:
+    """Return the time spans within `window` of some event time, merged: one per stretch of days.
+
+    A run whose articles are dated today and a few in an older year reads two short spans of the index,
+    not every day in between.
+    """
+    days = sorted(d for d in pc.unique(pc.floor_temporal(times, unit="day")).to_pylist() if d is not None)
+    spans: list[tuple[datetime, datetime]] = []
+    for d in days:
+        lo, hi = d - window, d + timedelta(days=1) + window
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
 
 
 def _run_articles(ctx: RunContext, inputs: list[str], promoted: str | None) -> pa.Table:
@@ -112,12 +127,17 @@ def _largest(
     outlets: dict[str, set] = {}
     count: Counter[str] = Counter()
     headline: dict[str, tuple] = {}
+    merged = pa.array(list(roots), pa.string()), pa.array(list(roots.values()), pa.string())
+    wanted = pa.array(sorted(touched), pa.string())
     for table in (index, run):
-        for r in table.select(["article_id", "story_id", "outlet_id", "title", "event_time"]).to_pylist():
-            sid = roots.get(r["story_id"], r["story_id"])
+        # Only rows of the run's stories count: picked with Arrow, so the window's other rows cost no Python.
+        cols = table.select(["article_id", "story_id", "outlet_id", "title", "event_time"])
+        at = pc.index_in(cols.column("story_id"), value_set=merged[0])
+        sids = pc.if_else(pc.is_valid(at), pc.take(merged[1], at), cols.column("story_id"))
+        cols = cols.set_column(1, "story_id", sids).filter(pc.is_in(sids, value_set=wanted))
+        for r in cols.to_pylist():
+            sid = r["story_id"]
             story_of[r["article_id"]] = sid
-            if sid not in touched:
-                continue
             outlets.setdefault(sid, set()).add(r["outlet_id"])
             count[sid] += 1
             key = (r["event_time"], r["title"] or "")
