@@ -82,6 +82,12 @@ COMPACTED_TABLES = (*wh.RUN_TABLES, "runs")
 # A part at least this big is left alone; a compacted part holds at most about TARGET_BYTES of parts.
 SMALL_BYTES = 64 << 20
 TARGET_BYTES = 256 << 20
+# After a run, small parts are merged by size tier (size-tiered compaction, as Cassandra's STCS): parts
+# under TIER_BYTES form the first tier, then each tier holds parts up to TIER_RATIO times bigger. A tier
+# is merged when it holds more than min_parts parts, so a byte is rewritten about log(month / day) times
+# in a month instead of once per compaction of the whole month (the day's cost follows the day).
+TIER_BYTES = 4 << 20
+TIER_RATIO = 8
 # Rows buffered before a row group is written (DuckDB reads row groups in parallel).
 _ROW_GROUP_ROWS = 122_880
 _ROW_GROUP_BYTES = 64 << 20
@@ -96,7 +102,7 @@ class Compacted:
     """What a compaction did."""
 
     compaction_id: str | None = None
-    groups: int = 0  # (table, month) groups rewritten
+    groups: int = 0  # (table, month) groups rewritten (after a run: (table, month, size tier))
     parts_in: int = 0
     parts_out: int = 0
     rows: int = 0
@@ -129,6 +135,14 @@ class _Group:
     parts: list[Path]
 
 
+def size_tier(size: int) -> int:
+    """Return the tier of a part of `size` bytes: 0 under TIER_BYTES, then one per TIER_RATIO times bigger."""
+    tier, bound = 0, TIER_BYTES
+    while size >= bound:
+        tier, bound = tier + 1, bound * TIER_RATIO
+    return tier
+
+
 def compact_warehouse(
     root: Path,
     min_parts: int = 1,
@@ -136,11 +150,13 @@ def compact_warehouse(
     months: Iterable[str] | None = None,
     tables: Iterable[str] | None = None,
     now: datetime | None = None,
+    tiered: bool = False,
 ) -> Compacted:
     """Compact every (table, month) holding more than `min_parts` small live parts; return what was done.
 
     The caller holds warehouse.run_lock. months (YYYY-MM), tables: only these (None: all). grace: seconds
-    the replaced parts stay on disk (0: deleted at once, for a warehouse nobody is reading).
+    the replaced parts stay on disk (0: deleted at once, for a warehouse nobody is reading). tiered: merge
+    only the parts of a size tier holding more than `min_parts` (size_tier), not all of a month's small parts.
     """
     t0 = time.perf_counter()
     root = wh.check_root(root)
@@ -155,7 +171,7 @@ def compact_warehouse(
             f"compaction record {names} cannot be read: `newsetl check --repair` or the next run sets it aside"
         )
     chosen = [t for t in COMPACTED_TABLES if tables is None or t in set(tables)]
-    groups = _groups(root, state, _completed_runs(root), min_parts, chosen, set(months) if months else None)
+    groups = _groups(root, state, _completed_runs(root), min_parts, chosen, set(months) if months else None, tiered)
     if not groups:
         result.seconds = time.perf_counter() - t0
         return result
@@ -194,7 +210,7 @@ def compact_warehouse(
 
 
 def compact_after_run(root: str, day: date, min_parts: int, grace: float) -> Compacted:
-    """Compact the month a run wrote to when it holds more than `min_parts` small parts (0: never).
+    """Compact the month a run wrote to where a size tier holds more than `min_parts` small parts (0: never).
 
     Called under the run's lock once the run has committed: an error is reported, not raised (the run's
     data is published whatever happens here), and a compaction cut short leaves nothing visible.
@@ -202,7 +218,7 @@ def compact_after_run(root: str, day: date, min_parts: int, grace: float) -> Com
     if not min_parts:
         return Compacted()
     try:
-        return compact_warehouse(Path(root), min_parts, grace, months=[day.isoformat()[:7]])
+        return compact_warehouse(Path(root), min_parts, grace, months=[day.isoformat()[:7]], tiered=True)
     except (CompactionError, OSError, pa.ArrowException) as exc:
         return Compacted(error=str(exc).splitlines()[0])
 
@@ -258,11 +274,13 @@ def _groups(
     min_parts: int,
     tables: list[str],
     months: set[str] | None,
+    tiered: bool = False,
 ) -> list[_Group]:
-    """Return the (table, month) groups with more than `min_parts` small live parts of committed runs."""
+    """Return the (table, month) groups with more than `min_parts` small live parts of committed runs
+    (tiered: the (table, month, size tier) groups)."""
     groups = []
     for table in tables:
-        by_month: dict[str, list[Path]] = {}
+        by_month: dict[tuple[str, int], list[Path]] = {}
         # Folder names sort a month's own folder (ingest_date=2026-11) before its days: rows stay in time order.
         for folder in sorted((root / table).glob("ingest_date=*")):
             month = folder.name.split("=", 1)[1][:7]
@@ -273,10 +291,11 @@ def _groups(
                     continue
                 if compaction_of(part.name) is None and run_of_published(part.name) not in completed:
                     continue  # a running, failed or incomplete run's part: never merged
-                if part.stat().st_size >= SMALL_BYTES:
+                size = part.stat().st_size
+                if size >= SMALL_BYTES:
                     continue
-                by_month.setdefault(month, []).append(part)
-        groups += [_Group(table, m, parts) for m, parts in sorted(by_month.items()) if len(parts) > min_parts]
+                by_month.setdefault((month, size_tier(size) if tiered else 0), []).append(part)
+        groups += [_Group(table, m, parts) for (m, _), parts in sorted(by_month.items()) if len(parts) > min_parts]
     return groups
 
 
