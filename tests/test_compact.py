@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -430,3 +431,31 @@ def test_size_tiers_grow_with_size(a, b):
         assert ta <= tb
     if ta == tb and a and b:
         assert max(a, b) < min(a, b) * compaction.TIER_RATIO or ta == 0
+
+
+def test_the_runs_outlet_rows_are_the_outlet_daily_views(copy):
+    """A run's outlet alerts read outlet_daily's rows without the views' story join and copy repointing:
+    over corrected files, copies against history, quarantine and a copy demoted to quarantine, every
+    day's rows are the view's."""
+    import pyarrow.parquet as pq
+
+    from newsetl.ledger import _OUTLET_DAILY_READS, outlet_daily_of
+    from newsetl.schema import COPY_FIXES
+
+    _, wh, _ = copy
+    (copy_id, run_id, day), *_ = q(wh, "SELECT article_id, run_id, ingest_date FROM duplicates ORDER BY article_id")
+    fix = {"article_id": copy_id, "action": "demoted", "lost": "x", "reason": "copy_of_quarantined"}
+    out = wh / "copy_fixes" / f"ingest_date={day}"
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        pa.Table.from_pylist([fix | {"run_id": run_id, "ingest_date": day}], COPY_FIXES), out / f"{run_id}-fix.parquet"
+    )
+    since, until = DAYS[0].date(), DAYS[-1].date()
+    view = sorted(map(repr, q(wh, "SELECT * FROM outlet_daily WHERE day BETWEEN ? AND ?", since, until)))
+    con = connect(wh, reports=False, only=_OUTLET_DAILY_READS)
+    try:
+        mine = sorted(map(repr, con.execute(f"SELECT * FROM {outlet_daily_of(since, until)}").fetchall()))
+    finally:
+        con.close()
+    assert len(view) >= len(DAYS) and mine == view
+    assert q(wh, "SELECT count(*) FROM quarantine WHERE record_id = ?", copy_id) == [(1,)]

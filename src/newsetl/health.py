@@ -24,16 +24,24 @@ WORDS_FACTOR = 2.0
 VOLUME_FACTOR = 4.0
 SHARES = ("share_undated", "share_no_author", "share_quarantined", "share_duplicated")
 
-OUTLET_DAILY_SQL = """CREATE OR REPLACE VIEW outlet_daily AS
-WITH r AS (
+
+def outlet_daily_select(articles: str = "articles", duplicates: str = "duplicates", days: str = "") -> str:
+    """Return the SELECT of outlet_daily: per outlet and ingest day, its records' metrics.
+
+    articles, duplicates: the relations of current articles and copies (the pipeline passes ones without
+    the story join and the copies' repointing, which change no column read here). days: a condition on
+    `ingest_date` applied to each source before the union (the pipeline reads the trailing window only).
+    """
+    where = f"WHERE {days}" if days else ""
+    return f"""WITH r AS (
   SELECT outlet_id, outlet_name, ingest_date AS day, 'article' AS kind, published_at IS NULL AS undated,
          author IS NULL AS no_author, word_count, language
-  FROM articles
+  FROM {articles} {where}
   UNION ALL
   SELECT outlet_id, outlet_name, ingest_date, 'copy', published_at IS NULL, author IS NULL, word_count, NULL
-  FROM duplicates
+  FROM {duplicates} {where}
   UNION ALL
-  SELECT outlet_id, NULL, ingest_date, 'quarantined', NULL, NULL, NULL, NULL FROM quarantine
+  SELECT outlet_id, NULL, ingest_date, 'quarantined', NULL, NULL, NULL, NULL FROM quarantine {where}
 )
 SELECT outlet_id, max(outlet_name) AS outlet_name, day,
   count(*) FILTER (WHERE kind = 'article') AS articles,
@@ -47,6 +55,9 @@ SELECT outlet_id, max(outlet_name) AS outlet_name, day,
   count(*) FILTER (WHERE kind = 'copy') / nullif(count(*) FILTER (WHERE kind <> 'quarantined'), 0) AS share_duplicated
 FROM r WHERE outlet_id IS NOT NULL
 GROUP BY outlet_id, day"""
+
+
+OUTLET_DAILY_SQL = f"CREATE OR REPLACE VIEW outlet_daily AS\n{outlet_daily_select()}"
 
 
 def alerts_sql(daily: str = "outlet_daily") -> str:

@@ -237,6 +237,12 @@ def _live_scan(name: str, root: Path | None) -> str:
 _LIVE = f"NOT coalesce(k.hide, contains(parse_filename(t.filename), '{COMPACTED}'))"
 
 
+# A row (of relation `t`) of a file version no later version of the same path superseded.
+CURRENT_VERSION = "NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"
+
+# A copy (of relation `d`) still a copy: not promoted to an article, nor demoted to quarantine.
+COPY_KEPT = "d.article_id NOT IN (SELECT article_id FROM copy_fixes WHERE action IN ('promoted', 'demoted'))"
+
 # A run's state rows in the order its life can only go (never compared by clock: NTP may step it back):
 # running -> completed | failed, running -> incomplete (found dead by a later run). A committed run
 # stays committed whatever rows or clocks follow.
@@ -353,7 +359,6 @@ SELECT * EXCLUDE (rn) FROM (
             body = _live_manifest(body, root)
         stmts.append(f"CREATE OR REPLACE VIEW {view} AS {body}")
     stmts.append(_STORY_ROOTS)
-    current = "NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"
     for name in _VERSIONED:
         # Current versions only: rows of a file version a later version of the same path superseded are hidden.
         if name == "articles":  # with the story each article joined (never rewritten) and the one it reads as now
@@ -363,21 +368,21 @@ SELECT t.*, s.story_id, coalesce(r.root, s.story_id) AS current_story_id
 FROM articles_all t
 LEFT JOIN story_index_all s ON s.article_id = t.article_id AND s.run_id = t.run_id
 LEFT JOIN story_roots r ON r.story_id = s.story_id
-WHERE {current}"""
+WHERE {CURRENT_VERSION}"""
             )
         else:
-            stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_all t WHERE {current}")
+            stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_all t WHERE {CURRENT_VERSION}")
     # Copies of a lost article point at the copy promoted in its place, or at a surviving article
     # with the same text; promoted copies are articles now; copies left with nothing are quarantined.
     stmts.append(
-        """CREATE OR REPLACE VIEW duplicates AS
+        f"""CREATE OR REPLACE VIEW duplicates AS
 SELECT d.* REPLACE (coalesce(r.target, d.duplicate_of) AS duplicate_of)
 FROM duplicates_all d
 LEFT JOIN (
   SELECT article_id, min(target) AS target FROM copy_fixes
   WHERE action = 'repointed' AND target IN (SELECT article_id FROM articles) GROUP BY article_id
 ) r ON r.article_id = d.article_id
-WHERE d.article_id NOT IN (SELECT article_id FROM copy_fixes WHERE action IN ('promoted', 'demoted'))"""
+WHERE {COPY_KEPT}"""
     )
     stmts.append(
         """CREATE OR REPLACE VIEW quarantine AS
