@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -168,6 +169,7 @@ def main() -> int:
             for r in range(args.repeat):
                 wh = work / f"wh-{h}-try{r}"
                 shutil.copytree(base, wh)
+                os.sync()  # the copy's writeback is set-up, not part of the measured run
                 runs.append(day_run(landing, wh, day + timedelta(hours=20)))
                 if not args.keep:
                     shutil.rmtree(wh)
