@@ -237,6 +237,16 @@ def _live_scan(name: str, root: Path | None) -> str:
 _LIVE = f"NOT coalesce(k.hide, contains(parse_filename(t.filename), '{COMPACTED}'))"
 
 
+def live_parts(con: Any, root: Path, name: str) -> list[str]:
+    """Return the paths of a table's live parts (as the views read them: not retired, compacted ones committed).
+
+    For readers that read Parquet themselves (pyarrow hands list columns over several times faster than a
+    DuckDB query); the rows they read still need the views' run and version rules.
+    """
+    sql = f"SELECT DISTINCT t.filename FROM {_live_scan(name, root)} WHERE {_LIVE} ORDER BY 1"
+    return [r[0] for r in retry_vanished(lambda: con.execute(sql).fetchall())]
+
+
 # A row (of relation `t`) of a file version no later version of the same path superseded.
 CURRENT_VERSION = "NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"
 
