@@ -6,9 +6,11 @@
 For each history size H the script builds a warehouse of H generated articles the way a deployment
 grows one: daily runs of `--per-run` articles (each dated the day after the previous, so runs fill
 months and the automatic compaction of each month does its work), published over the same span of
-days. Then the same day of `--day` new articles is loaded into a copy of each warehouse, `--repeat`
-times, each in a fresh process (`run_pipeline` without Prefect, as `newsetl run --no-prefect` does),
-and the script prints the median wall time per history size and its ratio to the empty warehouse's.
+days. Then the same day of `--day` new articles is loaded into a copy of each warehouse, in `--repeat`
+rounds that take every size in turn, each run in a fresh process (`run_pipeline` without Prefect, as
+`newsetl run --no-prefect` does), and the script prints the median wall time per history size, its
+ratio to the empty warehouse's, and the median seconds of each stage. `--keep DIR` keeps what it
+built; `--keep DIR --reuse` measures again on it without building.
 
 The day holds exact copies and near copies (a sentence added) of history articles, chosen from the
 whole history (the oldest day too): every one must come back as a duplicate of a history article.
@@ -149,45 +151,56 @@ def main() -> int:
     ap.add_argument("--per-day", type=int, default=2000, help="history articles published per day")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", type=Path, default=None, help="build under this folder and keep it")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: reuse warehouses an earlier --keep run built")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="newsetl-history-"))
     work.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results: dict[int, dict] = {}
     try:
         for h in sorted(args.history):
+            base, landing, made = work / f"wh-{h}", work / f"day-{h}", work / f"day-{h}.json"
+            if args.reuse and made.exists():
+                print(f"history {h:,}: reusing {base}", flush=True)
+                results[h] = json.loads(made.read_text()) | {"runs": []}
+                continue
             print(f"history {h:,}:", flush=True)
-            base = work / f"wh-{h}"
+            shutil.rmtree(base, ignore_errors=True)
+            shutil.rmtree(landing, ignore_errors=True)
             t = time.perf_counter()
             sample, day = build_history(base, work, h, args.per_run, args.per_day, seed=11)
             build_s = time.perf_counter() - t
             base.mkdir(parents=True, exist_ok=True)
-            landing = work / f"day-{h}"
             planted = make_day(landing, args.day, sample, day, seed=23)
-            runs = []
-            for r in range(args.repeat):
-                wh = work / f"wh-{h}-try{r}"
-                shutil.copytree(base, wh)
-                os.sync()  # the copy's writeback is set-up, not part of the measured run
-                runs.append(day_run(landing, wh, day + timedelta(hours=20)))
-                if not args.keep:
-                    shutil.rmtree(wh)
-                print(
-                    f"  day run {r}: {runs[-1]['wall_s']:.1f} s, copies of history caught "
-                    f"{runs[-1]['history_copies_caught']} of {planted}",
-                    flush=True,
-                )
             results[h] = {
                 "history": h,
                 "build_s": build_s,
                 "planted": planted,
-                "wall_s": statistics.median(r["wall_s"] for r in runs),
-                "in_process_s": statistics.median(r["in_process_s"] for r in runs),
-                "runs": runs,
+                "now": (day + timedelta(hours=20)).isoformat(),
             }
-            if not args.keep:
-                shutil.rmtree(landing)
+            made.write_text(json.dumps(results[h]))
+            results[h]["runs"] = []
+        # Rounds over every size in turn: a machine that slows down for a while slows every size alike.
+        for r in range(args.repeat):
+            for h, res in results.items():
+                wh = work / f"wh-{h}-try{r}"
+                shutil.rmtree(wh, ignore_errors=True)
+                shutil.copytree(work / f"wh-{h}", wh)
+                os.sync()  # the copy's writeback is set-up, not part of the measured run
+                res["runs"].append(day_run(work / f"day-{h}", wh, datetime.fromisoformat(res["now"])))
+                shutil.rmtree(wh)
+                print(
+                    f"  round {r}, history {h:,}: {res['runs'][-1]['wall_s']:.1f} s, copies of history caught "
+                    f"{res['runs'][-1]['history_copies_caught']} of {res['planted']}",
+                    flush=True,
+                )
+        for res in results.values():
+            res["wall_s"] = statistics.median(x["wall_s"] for x in res["runs"])
+            res["in_process_s"] = statistics.median(x["in_process_s"] for x in res["runs"])
+            res["stages"] = {
+                k: statistics.median(x["stages"].get(k, 0.0) for x in res["runs"]) for k in res["runs"][0]["stages"]
+            }
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -199,6 +212,9 @@ def main() -> int:
             f"{h:>9,} {r['wall_s']:>15.1f} s {r['in_process_s']:>9.1f} s {r['wall_s'] / base_s:>5.2f}x  "
             f"{last['history_copies_caught']} of {r['planted']}"
         )
+    print("\nstage medians (s):")
+    for h, r in results.items():
+        print(f"{h:>9,}  " + "  ".join(f"{k} {v:.2f}" for k, v in r["stages"].items()))
     if args.json:
         print(json.dumps(results, default=str))
     return 0
