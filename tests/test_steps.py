@@ -172,6 +172,43 @@ def test_validate_part_writes_articles_index_and_quarantine(ctx, landing):
     assert not Path(tag.tagged).exists(), "the tagged part is consumed"
 
 
+def test_validate_parts_validates_several_tagged_parts_at_once(ctx, landing):
+    """validate_parts: one GX run over several tagged parts gives each row the verdict it gets alone,
+    writes one set of parts named after the first, and consumes every input."""
+    future = (NOW + timedelta(days=30)).isoformat()
+    write_jsonl(landing / "feed.jsonl", [record(1), record(2, published_at=future), record(3), record(4)])
+    res = parsed(ctx)
+    dedup = steps.dedup_run(ctx, res.parts)
+    tag = steps.tag_part(ctx, res.parts[0], dedup.decisions[0])
+    assert tag.tagged and tag.rows == 4
+    whole = pq.read_table(tag.tagged)
+    first, second = Path(tag.tagged).with_name("a.parquet"), Path(tag.tagged).with_name("b.parquet")
+    pq.write_table(whole.slice(0, 2), first)
+    pq.write_table(whole.slice(2), second)
+    Path(tag.tagged).unlink()
+    out = steps.validate_parts(ctx, [str(first), str(second)])
+    assert (out.loaded, out.validation_quarantined) == (3, 1)
+    assert dict(out.reasons) == {"published_at_out_of_range": 1}
+    written = {Path(p).parent.name: pq.read_table(p) for p in out.written}
+    assert sorted(written["articles"].column("title").to_pylist()) == [f"Harbour story {i}" for i in (1, 3, 4)]
+    assert written["dedup_index"].num_rows == 3
+    assert {Path(p).name for p in out.written} == {"a.parquet", "v-a.parquet"}
+    assert not first.exists() and not second.exists()
+
+
+@given(st.lists(st.integers(0, 50), max_size=30), st.integers(1, 60))
+def test_validation_batches_keep_order_and_stay_under_the_limit(rows, limit):
+    """Parts go to GX in order, in batches of at most `limit` rows (a bigger part alone), greedily filled."""
+    parts = [f"p{i}" for i in range(len(rows))]
+    size = dict(zip(parts, rows, strict=True))
+    batches = steps.batches_of(parts, rows, limit)
+    assert [p for b in batches for p in b] == parts
+    assert all(b for b in batches)
+    assert all(len(b) == 1 or sum(size[p] for p in b) <= limit for b in batches)
+    for b, nxt in zip(batches, batches[1:], strict=False):
+        assert sum(size[p] for p in b) + size[nxt[0]] > limit, "a batch closes only when the next part does not fit"
+
+
 def test_publish_run_commits_and_fail_run_discards(ctx, landing, tmp_path):
     """publish_run moves the staged parts and writes the `completed` row; fail_run publishes nothing."""
     write_jsonl(landing / "feed.jsonl", [record(1)])

@@ -1,7 +1,7 @@
 """Pipeline: the sequence of a run's steps, without Prefect (flows/daily_ingest.py runs the same sequence).
 
     begin_run -> plan_files -> parse_chunk (per chunk, workers) -> dedup_run
-    -> tag_part (per part, workers) -> validate_part (per part) -> resolve_copies
+    -> tag_part (per part, workers) -> validate_parts (batches of parts) -> resolve_copies
     -> assign_run_stories -> publish_run -> compact_after_run (when the run's month holds many small parts)
 
 Steps live in steps.py, the run's bookkeeping in ledger.py, how steps execute in runners.py.
@@ -102,10 +102,11 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         fault("after_tag")
 
         with timed("validate"):
+            kept = [(t.tagged, t.rows, label) for t, label in zip(tags, labels, strict=True) if t.tagged]
+            label_of = {p: label for p, _, label in kept}
+            batches = steps.batches_of([p for p, _, _ in kept], [n for _, n, _ in kept], steps.VALIDATE_ROWS)
             validated: list[steps.PartResult] = [
-                runner.one(f"validate {label}", steps.validate_part, ctx, t.tagged)
-                for t, label in zip(tags, labels, strict=True)
-                if t.tagged
+                runner.one(f"validate {label_of[b[0]]}", steps.validate_parts, ctx, b) for b in batches
             ]
         _fold_validate(summary, validated)
         runner.log(

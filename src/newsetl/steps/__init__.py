@@ -4,7 +4,7 @@
     parse_chunk   a chunk of files -> cleaned, fingerprinted parts + their quarantine (worker process)
     dedup_run     all cleaned parts -> one decisions part per part (kept / exact / near), history included
     tag_part      a part + its decisions -> duplicates part + tagged part (language, outlet; worker process)
-    validate_part a tagged part -> articles, quarantine and dedup-index parts (Great Expectations)
+    validate_parts tagged parts, several at once -> articles, quarantine and dedup-index parts (Great Expectations)
     resolve_copies the run's lost articles -> copy_fixes part (+ promoted articles) so no copy dangles
     assign_run_stories the run's articles + the story index in the window -> story_index (+ story_merges) part
 
@@ -19,9 +19,10 @@ from newsetl.steps.parse import ChunkResult, parse_chunk
 from newsetl.steps.plan import Plan, plan_files
 from newsetl.steps.stories import StoryResult, assign_run_stories
 from newsetl.steps.tag import TagResult, tag_part, tag_records
-from newsetl.steps.validate import PartResult, validate_part
+from newsetl.steps.validate import VALIDATE_ROWS, PartResult, batches_of, validate_part, validate_parts
 
 __all__ = [
+    "VALIDATE_ROWS",
     "ChunkResult",
     "DedupResult",
     "PartResult",
@@ -29,6 +30,7 @@ __all__ = [
     "StoryResult",
     "TagResult",
     "assign_run_stories",
+    "batches_of",
     "dedup_run",
     "parse_chunk",
     "plan_files",
@@ -36,4 +38,5 @@ __all__ = [
     "tag_part",
     "tag_records",
     "validate_part",
+    "validate_parts",
 ]

@@ -27,6 +27,7 @@ class TagResult:
 
     duplicates: str | None = None
     tagged: str | None = None
+    rows: int = 0  # records in the tagged part
 
 
 def _as_article_ids(table: pa.Table) -> pa.Table:
@@ -57,6 +58,7 @@ def tag_part(ctx: RunContext, part: str, decisions: str) -> TagResult:
     kept = table.filter(is_kept)
     if kept.num_rows:
         res.tagged = str(wh.write_parquet(tag_records(ctx, kept), ctx.stage.tagged(Path(part))))
+        res.rows = kept.num_rows
     return res
 
 
