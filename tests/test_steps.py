@@ -180,7 +180,7 @@ def test_validate_parts_validates_several_tagged_parts_at_once(ctx, landing):
     res = parsed(ctx)
     dedup = steps.dedup_run(ctx, res.parts)
     tag = steps.tag_part(ctx, res.parts[0], dedup.decisions[0])
-    assert tag.tagged and tag.rows == 4
+    assert tag.tagged and tag.rows == 4 and tag.nbytes > 0
     whole = pq.read_table(tag.tagged)
     first, second = Path(tag.tagged).with_name("a.parquet"), Path(tag.tagged).with_name("b.parquet")
     pq.write_table(whole.slice(0, 2), first)
@@ -196,17 +196,25 @@ def test_validate_parts_validates_several_tagged_parts_at_once(ctx, landing):
     assert not first.exists() and not second.exists()
 
 
-@given(st.lists(st.integers(0, 50), max_size=30), st.integers(1, 60))
-def test_validation_batches_keep_order_and_stay_under_the_limit(rows, limit):
-    """Parts go to GX in order, in batches of at most `limit` rows (a bigger part alone), greedily filled."""
-    parts = [f"p{i}" for i in range(len(rows))]
-    size = dict(zip(parts, rows, strict=True))
-    batches = steps.batches_of(parts, rows, limit)
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 5000)), max_size=30), st.integers(1, 60), st.integers(1, 6000)
+)
+def test_validation_batches_keep_order_and_stay_under_both_limits(sizes, max_rows, max_bytes):
+    """Parts go to GX in order, in batches of at most max_rows rows and max_bytes bytes (a bigger part
+    alone), greedily filled."""
+    parts = [f"p{i}" for i in range(len(sizes))]
+    size = dict(zip(parts, sizes, strict=True))
+    batches = steps.batches_of(parts, sizes, (max_rows, max_bytes))
     assert [p for b in batches for p in b] == parts
     assert all(b for b in batches)
-    assert all(len(b) == 1 or sum(size[p] for p in b) <= limit for b in batches)
+
+    def total(b: list[str], k: int) -> int:
+        return sum(size[p][k] for p in b)
+
+    assert all(len(b) == 1 or (total(b, 0) <= max_rows and total(b, 1) <= max_bytes) for b in batches)
     for b, nxt in zip(batches, batches[1:], strict=False):
-        assert sum(size[p] for p in b) + size[nxt[0]] > limit, "a batch closes only when the next part does not fit"
+        over = total(b, 0) + size[nxt[0]][0] > max_rows or total(b, 1) + size[nxt[0]][1] > max_bytes
+        assert over, "a batch closes only when the next part does not fit"
 
 
 def test_publish_run_commits_and_fail_run_discards(ctx, landing, tmp_path):

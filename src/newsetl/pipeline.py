@@ -102,9 +102,10 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         fault("after_tag")
 
         with timed("validate"):
-            kept = [(t.tagged, t.rows, label) for t, label in zip(tags, labels, strict=True) if t.tagged]
+            kept = [(t.tagged, (t.rows, t.nbytes), label) for t, label in zip(tags, labels, strict=True) if t.tagged]
             label_of = {p: label for p, _, label in kept}
-            batches = steps.batches_of([p for p, _, _ in kept], [n for _, n, _ in kept], steps.VALIDATE_ROWS)
+            limit = (steps.VALIDATE_ROWS, ctx.settings.batch_bytes)
+            batches = steps.batches_of([p for p, _, _ in kept], [n for _, n, _ in kept], limit)
             validated: list[steps.PartResult] = [
                 runner.one(f"validate {label_of[b[0]]}", steps.validate_parts, ctx, b) for b in batches
             ]

@@ -28,6 +28,7 @@ class TagResult:
     duplicates: str | None = None
     tagged: str | None = None
     rows: int = 0  # records in the tagged part
+    nbytes: int = 0  # its size in memory
 
 
 def _as_article_ids(table: pa.Table) -> pa.Table:
@@ -57,8 +58,9 @@ def tag_part(ctx: RunContext, part: str, decisions: str) -> TagResult:
         res.duplicates = str(wh.write_parquet(ctx.stamp(dups, DUPLICATES), target))
     kept = table.filter(is_kept)
     if kept.num_rows:
-        res.tagged = str(wh.write_parquet(tag_records(ctx, kept), ctx.stage.tagged(Path(part))))
-        res.rows = kept.num_rows
+        tagged = tag_records(ctx, kept)
+        res.tagged = str(wh.write_parquet(tagged, ctx.stage.tagged(Path(part))))
+        res.rows, res.nbytes = tagged.num_rows, tagged.nbytes
     return res
 
 

@@ -49,7 +49,7 @@ def validate_parts(ctx: RunContext, tagged_parts: list[str]) -> PartResult:
 
     Runs in the flow's process, so Great Expectations is imported once, not in every worker. One GX run
     costs about 0.1 s whatever its size up to thousands of rows, so the pipeline hands over several parts
-    at once (VALIDATE_ROWS); the parts written are named after the first.
+    at once (VALIDATE_ROWS rows, settings.batch_bytes bytes); the parts written are named after the first.
     """
     res = PartResult()
     paths = [Path(p) for p in tagged_parts]
@@ -76,14 +76,18 @@ def validate_parts(ctx: RunContext, tagged_parts: list[str]) -> PartResult:
     return res
 
 
-def batches_of(parts: list[str], rows: list[int], limit: int) -> list[list[str]]:
-    """Return the parts in order, grouped into batches of at most `limit` rows (a bigger part alone)."""
+def batches_of(parts: list[str], sizes: list[tuple[int, int]], limit: tuple[int, int]) -> list[list[str]]:
+    """Return the parts in order, grouped into batches of at most `limit` (rows, bytes); a bigger part alone.
+
+    sizes: (rows, bytes in memory) of each part. Bytes bound the memory of a batch as batch_bytes bounds a
+    parsed part's: a few parts of very long articles are not validated together.
+    """
     out: list[list[str]] = []
-    size = 0
-    for part, n in zip(parts, rows, strict=True):
-        if not out or size + n > limit:
+    rows = size = 0
+    for part, (n, b) in zip(parts, sizes, strict=True):
+        if not out or rows + n > limit[0] or size + b > limit[1]:
             out.append([])
-            size = 0
+            rows = size = 0
         out[-1].append(part)
-        size += n
+        rows, size = rows + n, size + b
     return out
