@@ -439,7 +439,7 @@ def test_the_runs_outlet_rows_are_the_outlet_daily_views(copy):
     day's rows are the view's."""
     import pyarrow.parquet as pq
 
-    from newsetl.ledger import _OUTLET_DAILY_READS, outlet_daily_of
+    from newsetl.history import _OUTLET_DAILY_READS, outlet_daily_of
     from newsetl.schema import COPY_FIXES
 
     _, wh, _ = copy

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import NOW, q, random_text
-from newsetl import ledger, steps
+from newsetl import history, ledger, steps
 from newsetl.config import Settings
 from newsetl.ledger import InputError, RunContext
 from newsetl.schema import DECISIONS, DEDUP_INDEX, DUPLICATES, QUARANTINE, STAGED, TAGGED
@@ -322,6 +322,6 @@ def test_dedup_history_reads_the_index_in_batches_and_keeps_only_matches(landing
     want = sorted(index.column("article_id").take(history_candidates(run, index)).to_pylist())
     assert len(want) == 2
     for rows in (1, 5, 65536):
-        got = ledger.dedup_history(ctx, run, [], batch_rows=rows)
+        got = history.dedup_history(ctx, run, [], batch_rows=rows)
         assert sorted(got.column("article_id").to_pylist()) == want
         assert got.column_names == ["article_id", "text_hash", "published_at", "signature", "bands"]

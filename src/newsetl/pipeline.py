@@ -4,7 +4,7 @@
     -> tag_part (per part, workers) -> validate_parts (batches of parts) -> resolve_copies
     -> assign_run_stories -> publish_run -> compact_after_run (when the run's month holds many small parts)
 
-Steps live in steps.py, the run's bookkeeping in ledger.py, how steps execute in runners.py.
+Steps live in steps/, the run's bookkeeping in ledger.py, what earlier runs left in history.py, how steps execute in runners.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from newsetl import ledger, steps
+from newsetl import history, ledger, steps
 from newsetl import warehouse as wh
 from newsetl.compaction import compact_after_run
 from newsetl.config import Settings
@@ -141,7 +141,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
             summary.quarantine_reasons = dict(reasons.most_common())
             summary = runner.one("publish", ledger.publish_run, *args, retries=2)
         runner.log(f"published run {ctx.run_id}: {summary.articles_loaded} articles loaded")
-        summary.outlet_alerts = runner.one("outlet-alerts", ledger.outlet_alerts_of_day, ctx)
+        summary.outlet_alerts = runner.one("outlet-alerts", history.outlet_alerts_of_day, ctx)
         for a in summary.outlet_alerts:
             runner.log(f"outlet alert: {a['outlet_name'] or a['outlet_id']}: {a['detail']}")
         if ctx.settings.compact_min_parts:

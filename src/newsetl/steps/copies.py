@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsetl import ledger
+from newsetl import history
 from newsetl import warehouse as wh
 from newsetl.copies import QUARANTINED, SUPERSEDED, CopyFixes, Lost, fix_copies
 from newsetl.dedup import fingerprint_texts
@@ -40,19 +40,19 @@ def resolve_copies(
         if Path(p).parent.name == "quarantine"
         for i in pq.read_table(p, columns=["record_id"]).column("record_id").to_pylist()
     ]
-    lost += [Lost(a["article_id"], a["text_hash"], SUPERSEDED) for a in ledger.articles_of_versions(ctx, superseded)]
+    lost += [Lost(a["article_id"], a["text_hash"], SUPERSEDED) for a in history.articles_of_versions(ctx, superseded)]
     if not lost:
         return CopyFixes()
     ids = pa.array([g.article_id for g in lost], pa.string())
     staged = [pq.read_table(p) for p in duplicates]
     orphans = pa.concat_tables(
         [conform(t.filter(pc.is_in(t.column("duplicate_of"), ids)), DUPLICATES) for t in staged]
-        + [conform(ledger.copies_of(ctx, ids.to_pylist()), DUPLICATES)]
+        + [conform(history.copies_of(ctx, ids.to_pylist()), DUPLICATES)]
     )
     if orphans.num_rows == 0:
         return CopyFixes()
     hashes = [g.text_hash for g in lost if g.text_hash]
-    survivors = ledger.articles_with_text(ctx, hashes, superseded) + [
+    survivors = history.articles_with_text(ctx, hashes, superseded) + [
         r
         for v in validated
         for p in v.written

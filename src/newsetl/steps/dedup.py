@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsetl import ledger
 from newsetl import warehouse as wh
 from newsetl.dedup import find_duplicates
+from newsetl.history import dedup_history
 from newsetl.ledger import RunContext
 
 
@@ -41,7 +41,7 @@ def dedup_run(ctx: RunContext, parts: list[str], superseded: list[dict] | None =
         t = pq.read_table(p, columns=_FP_COLUMNS)
         tables.append(t.append_column("part", pa.array([i] * t.num_rows, pa.int32())))
     run = pa.concat_tables(tables)
-    history = ledger.dedup_history(ctx, run, superseded or [])
+    history = dedup_history(ctx, run, superseded or [])
     decisions = find_duplicates(run, history, ctx.settings.near_threshold)
     part_of = run.column("part")
     res = DedupResult()

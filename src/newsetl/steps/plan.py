@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from newsetl import ledger
+from newsetl import history, ledger
 from newsetl import warehouse as wh
 from newsetl.ingest import FileEntry, discover_files
 from newsetl.ledger import InputError, RunContext
@@ -53,7 +53,7 @@ def plan_files(ctx: RunContext, reload: dict | None = None) -> Plan:
     reload: file versions (path, sha256) to read again although known (their rows sat in a damaged
     part); the plan records which were found (and writes the run's repairs rows for them).
     """
-    known, loaded = ledger.file_versions(ctx)
+    known, loaded = history.file_versions(ctx)
     reload = reload or {}
     found: set[tuple[str, str]] = set()
     earlier: dict[str, list[str]] = {}

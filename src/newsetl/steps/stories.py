@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsetl import ledger
 from newsetl import warehouse as wh
+from newsetl.history import story_window
 from newsetl.ledger import RunContext
 from newsetl.schema import ARTICLES, STORY_INDEX, STORY_INPUT, STORY_MERGES, conform, from_rows, with_columns
 from newsetl.stories import assign_stories, terms_columns
@@ -54,7 +54,7 @@ def assign_run_stories(
     s = ctx.settings
     window = timedelta(days=s.story_window_days)
     spans = _spans(run.column("event_time"), window)
-    roots, index = ledger.story_window(ctx, spans, ctx.started_at - window, replaced)
+    roots, index = story_window(ctx, spans, ctx.started_at - window, replaced)
     done = assign_stories(run, index, s.story_threshold, window, roots)
     via = pa.array(done.linked_to, pa.string())
     rows = with_columns(
