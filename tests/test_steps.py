@@ -152,14 +152,14 @@ def write_decisions_for_other_records(ctx: RunContext, dedup: steps.DedupResult)
 
 
 def test_validate_part_writes_articles_index_and_quarantine(ctx, landing):
-    """validate_part: valid rows become articles + dedup-index parts, failing rows a quarantine part."""
+    """validate_parts of one part: valid rows become articles + dedup-index parts, failing rows a quarantine part."""
     future = (NOW + timedelta(days=30)).isoformat()
     write_jsonl(landing / "feed.jsonl", [record(1), record(2, published_at=future)])
     res = parsed(ctx)
     dedup = steps.dedup_run(ctx, res.parts)
     tag = steps.tag_part(ctx, res.parts[0], dedup.decisions[0])
     assert tag.tagged
-    out = steps.validate_part(ctx, tag.tagged)
+    out = steps.validate_parts(ctx, [tag.tagged])
     assert (out.loaded, out.validation_quarantined) == (1, 1)
     assert dict(out.reasons) == {"published_at_out_of_range": 1}
     assert out.languages == {"en": 1} and out.outlets == {"Harbour Times": 1}
@@ -224,7 +224,7 @@ def test_publish_run_commits_and_fail_run_discards(ctx, landing, tmp_path):
     dedup = steps.dedup_run(ctx, res.parts)
     tag = steps.tag_part(ctx, res.parts[0], dedup.decisions[0])
     assert tag.tagged
-    steps.validate_part(ctx, tag.tagged)
+    steps.validate_parts(ctx, [tag.tagged])
     wh = Path(ctx.root)
     assert q(wh, "SELECT count(*) FROM articles")[0][0] == 0, "nothing is visible before the commit"
     summary = RunSummary(ctx.run_id, "running", ctx.landing, ctx.root, records_in=1, articles_loaded=1)

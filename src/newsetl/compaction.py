@@ -280,7 +280,7 @@ def _groups(
     (tiered: the (table, month, size tier) groups)."""
     groups = []
     for table in tables:
-        by_month: dict[tuple[str, int], list[Path]] = {}
+        by_group: dict[tuple[str, int], list[Path]] = {}  # (month, size tier or 0) -> parts
         # Folder names sort a month's own folder (ingest_date=2026-11) before its days: rows stay in time order.
         for folder in sorted((root / table).glob("ingest_date=*")):
             month = folder.name.split("=", 1)[1][:7]
@@ -294,8 +294,8 @@ def _groups(
                 size = part.stat().st_size
                 if size >= SMALL_BYTES:
                     continue
-                by_month.setdefault((month, size_tier(size) if tiered else 0), []).append(part)
-        groups += [_Group(table, m, parts) for (m, _), parts in sorted(by_month.items()) if len(parts) > min_parts]
+                by_group.setdefault((month, size_tier(size) if tiered else 0), []).append(part)
+        groups += [_Group(table, m, parts) for (m, _), parts in sorted(by_group.items()) if len(parts) > min_parts]
     return groups
 
 

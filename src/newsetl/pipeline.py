@@ -102,12 +102,12 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         fault("after_tag")
 
         with timed("validate"):
-            kept = [(t.tagged, (t.rows, t.nbytes), label) for t, label in zip(tags, labels, strict=True) if t.tagged]
-            label_of = {p: label for p, _, label in kept}
+            kept = [t for t in tags if t.tagged]
             limit = (steps.VALIDATE_ROWS, ctx.settings.batch_bytes)
-            batches = steps.batches_of([p for p, _, _ in kept], [n for _, n, _ in kept], limit)
+            batches = steps.batches_of([str(t.tagged) for t in kept], [(t.rows, t.nbytes) for t in kept], limit)
+            # A tagged part is named after its cleaned part: the task label is the first part's.
             validated: list[steps.PartResult] = [
-                runner.one(f"validate {label_of[b[0]]}", steps.validate_parts, ctx, b) for b in batches
+                runner.one(f"validate {Path(b[0]).stem}", steps.validate_parts, ctx, b) for b in batches
             ]
         _fold_validate(summary, validated)
         runner.log(

@@ -19,7 +19,7 @@ from newsetl.steps.parse import ChunkResult, parse_chunk
 from newsetl.steps.plan import Plan, plan_files
 from newsetl.steps.stories import StoryResult, assign_run_stories
 from newsetl.steps.tag import TagResult, tag_part, tag_records
-from newsetl.steps.validate import VALIDATE_ROWS, PartResult, batches_of, validate_part, validate_parts
+from newsetl.steps.validate import VALIDATE_ROWS, PartResult, batches_of, validate_parts
 
 __all__ = [
     "VALIDATE_ROWS",
@@ -37,6 +37,5 @@ __all__ = [
     "resolve_copies",
     "tag_part",
     "tag_records",
-    "validate_part",
     "validate_parts",
 ]

@@ -39,7 +39,7 @@ def tag_part(ctx: RunContext, part: str, decisions: str) -> TagResult:
     """Split one staged part by its dedup decisions; tag the kept records with language and outlet.
 
     Writes the duplicates part and a tagged part (kept records: article columns plus their
-    fingerprints, for validate_part). Runs in a worker process: langdetect is the slow stage.
+    fingerprints, for validate_parts). Runs in a worker process: langdetect is the slow stage.
     """
     res = TagResult()
     table = pq.read_table(part)

@@ -27,7 +27,7 @@ VALIDATE_ROWS = 8000
 
 @dataclass
 class PartResult:
-    """What validate_part loaded from one tagged part: counts, languages, outlets, GX results, parts written."""
+    """What validate_parts loaded from a batch of tagged parts: counts, languages, outlets, GX results, parts written."""
 
     loaded: int = 0
     validation_quarantined: int = 0
@@ -37,11 +37,6 @@ class PartResult:
     reasons: Counter[str] = field(default_factory=Counter)  # quarantine reason -> records
     written: list[str] = field(default_factory=list)
     story_input: str | None = None  # the valid articles' story terms, for the story step
-
-
-def validate_part(ctx: RunContext, tagged_part: str) -> PartResult:
-    """Validate one tagged part (validate_parts of one)."""
-    return validate_parts(ctx, [tagged_part])
 
 
 def validate_parts(ctx: RunContext, tagged_parts: list[str]) -> PartResult:
