@@ -144,3 +144,104 @@ def test_history_candidates_are_exactly_the_rows_sharing_a_hash_or_a_band(histor
         if any(h == rh or any(x == y for x, y in zip(bands, rb, strict=True)) for rh, rb in run)
     ]
     assert history_candidates(table(run), table(history)).tolist() == want
+
+
+def _reference_decisions(run: pa.Table, history: pa.Table, threshold: float) -> list[tuple]:
+    """The record-at-a-time algorithm find_duplicates replaced (Python lists, a dict of every hash):
+    kept as the oracle its vectorised form must agree with."""
+    n, h = run.num_rows, history.num_rows
+    ids, hashes = run.column("record_id").to_pylist(), run.column("text_hash").to_pylist()
+    published, ingest = run.column("published_at").to_pylist(), run.column("ingest_order").to_pylist()
+    h_ids, h_pub, h_hashes = (history.column(c).to_pylist() for c in ("article_id", "published_at", "text_hash"))
+    sigs = np.array(history.column("signature").to_pylist() + run.column("signature").to_pylist(), dtype=np.uint32)
+    bands = history.column("bands").to_pylist() + run.column("bands").to_pylist()
+
+    def key(pub, order):
+        return (pub is None, pub or datetime.min.replace(tzinfo=UTC), order)
+
+    order = sorted(range(n), key=lambda i: key(published[i], ingest[i]))
+    status, dup_of, sim = ["kept"] * n, [None] * n, [None] * n
+    by_hash: dict = {}
+    for j in sorted(range(h), key=lambda j: key(h_pub[j], 0)):
+        by_hash.setdefault(h_hashes[j], h_ids[j])
+    for i in order:
+        if hashes[i] in by_hash:
+            status[i], dup_of[i], sim[i] = "exact", by_hash[hashes[i]], 1.0
+        else:
+            by_hash[hashes[i]] = ids[i]
+    candidates = list(range(h)) + [h + i for i in range(n) if status[i] == "kept"]
+    groups: dict = {}
+    for s in candidates:
+        for b, k in enumerate(bands[s]):
+            groups.setdefault((b, k), set()).add(s)
+    neighbours: dict = {}
+    for g in groups.values():
+        for s in g:
+            neighbours.setdefault(s, set()).update(g - {s})
+    kept = [True] * h + [False] * n
+    for i in order:
+        if status[i] != "kept":
+            continue
+        near = [c for c in sorted(neighbours.get(h + i, ())) if kept[c]]
+        if near:
+            sims = (sigs[near] == sigs[h + i]).mean(axis=1)
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                c = near[best]
+                status[i], dup_of[i], sim[i] = "near", (h_ids[c] if c < h else ids[c - h]), float(sims[best])
+                continue
+        kept[h + i] = True
+    return list(zip(ids, status, dup_of, sim, strict=True))
+
+
+_record = st.tuples(
+    st.integers(0, 6),  # text hash
+    st.lists(st.integers(0, 4), min_size=BANDS, max_size=BANDS),  # band keys, few values: many shared
+    st.integers(0, 3),  # which base signature...
+    st.sets(st.integers(0, NUM_PERM - 1), max_size=45),  # ...with these slots changed
+    st.one_of(st.none(), st.integers(0, 4)),  # day published
+    st.integers(0, 5),  # ingest order (ties happen)
+)
+
+
+def _records(rows: list[tuple], prefix: str, run: bool) -> pa.Table:
+    base = np.random.RandomState(3).randint(0, 2**32, size=(4, NUM_PERM), dtype=np.uint64)
+    sigs = []
+    for _, _, b, changed, _, _ in rows:
+        s = base[b].copy()
+        s[sorted(changed)] = 7  # the same changed value in two records agrees: similarity varies both ways
+        sigs.append(s.astype(np.uint32).tolist())
+    table = pa.table(
+        {
+            "record_id" if run else "article_id": [f"{prefix}{i}" for i in range(len(rows))],
+            "text_hash": [f"h{r[0]}" for r in rows],
+            "published_at": pa.array(
+                [None if r[4] is None else datetime(2026, 3, 1 + r[4], tzinfo=UTC) for r in rows],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            # One key space per band, as band_keys gives (each band has its own mix).
+            "bands": pa.array([[b * 100 + k for b, k in enumerate(r[1])] for r in rows], pa.list_(pa.int64())),
+            "signature": pa.array(sigs, pa.list_(pa.uint32())),
+        }
+    )
+    return table.append_column("ingest_order", pa.array([r[5] for r in rows], pa.int64())) if run else table
+
+
+@settings(max_examples=150, deadline=None)
+@given(run=st.lists(_record, max_size=25), history=st.lists(_record, max_size=12), threshold=st.sampled_from([0.6, 0.7, 0.9]))
+def test_find_duplicates_decides_as_the_record_at_a_time_algorithm(run, history, threshold):
+    """Any run and history (shared hashes, shared band keys, date and ingest ties, undated records): the
+    vectorised decisions are the reference algorithm's, also when signatures are fetched on demand."""
+    r, hist = _records(run, "r", True), _records(history, "h", False)
+    want = _reference_decisions(r, hist, threshold)
+    got = find_duplicates(r, hist, threshold)
+    assert [tuple(d.values()) for d in got.to_pylist()] == want
+    asked: list = []
+
+    def fetch(rows):
+        asked.append(rows.tolist())
+        return np.array(r.column("signature").to_pylist(), dtype=np.uint32).reshape(-1, NUM_PERM)[rows]
+
+    lazy = find_duplicates(r.drop_columns(["signature"]), hist, threshold, signatures=fetch)
+    assert lazy.equals(got)
+    assert sum(len(a) for a in asked) <= len(run)

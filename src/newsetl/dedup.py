@@ -16,8 +16,7 @@ Parameters and why:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -88,99 +87,150 @@ def fingerprint_texts(texts: Sequence[str]) -> tuple[list[list[int]], list[list[
     return sigs, bands
 
 
-def _order_key(published: datetime | None, order: int) -> tuple:
-    # Earliest published first; undated copies after dated ones; ties by ingest order.
-    return (published is None, published or datetime.min, order)
-
-
-def find_duplicates(run: pa.Table, history: pa.Table, threshold: float = 0.7) -> pa.Table:
+def find_duplicates(
+    run: pa.Table,
+    history: pa.Table,
+    threshold: float = 0.7,
+    signatures: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> pa.Table:
     """Return a DECISIONS row per record of `run`: kept, or an exact/near duplicate of another article.
 
-    run: record_id, text_hash, published_at, ingest_order, signature, bands (this run's records).
+    run: record_id, text_hash, published_at, ingest_order, bands (this run's records), and signature
+    unless `signatures` is given: then signatures(rows) returns the (len(rows), NUM_PERM) signatures of
+    those run rows, and only rows that share a band key with another are asked for.
     history: article_id, text_hash, published_at, signature, bands (already loaded articles that
     share a hash or a band key with the run). Loaded articles are never displaced: a copy in the run
     of a loaded article is the duplicate, whatever its date. Within the run the earliest published
-    copy is kept (ties: first ingested).
+    copy is kept (ties: first ingested; undated after dated).
+
+    Columns stay in numpy and Arrow, with no Python object per record: a run of 1,000,000 records holds
+    its keys (hashes, band keys, dates) and only the signatures of records with LSH neighbours. Python
+    lists of every column took over 2 GB. Only records with neighbours go through the one loop that must
+    be sequential (a record can only copy an article kept before it).
     """
     n, h = run.num_rows, history.num_rows
-    ids = run.column("record_id").to_pylist()
-    hashes = run.column("text_hash").to_pylist()
-    published = run.column("published_at").to_pylist()
-    ingest = run.column("ingest_order").to_pylist()
-    h_ids = history.column("article_id").to_pylist()
-    # Slots 0..h-1 are history articles, h..h+n-1 this run's records.
-    sigs = np.vstack(
-        [
-            _matrix(history.column("signature"), np.uint32, NUM_PERM),
-            _matrix(run.column("signature"), np.uint32, NUM_PERM),
-        ]
-    )
-    order = sorted(range(n), key=lambda i: _order_key(published[i], ingest[i]))
+    if signatures is None:
+        run_sigs = _matrix(run.column("signature"), np.uint32, NUM_PERM)
 
-    status: list[str] = ["kept"] * n
-    dup_of: list[str | None] = [None] * n
-    sim: list[float | None] = [None] * n
-    by_hash: dict[str, str] = {}
-    h_pub = history.column("published_at").to_pylist()
-    h_hashes = history.column("text_hash").to_pylist()
-    for j in sorted(range(h), key=lambda j: _order_key(h_pub[j], 0)):
-        by_hash.setdefault(h_hashes[j], h_ids[j])
-    for i in order:
-        if hashes[i] in by_hash:
-            status[i], dup_of[i], sim[i] = "exact", by_hash[hashes[i]], 1.0
-        else:
-            by_hash[hashes[i]] = ids[i]
+        def signatures(rows: np.ndarray) -> np.ndarray:
+            return run_sigs[rows]
 
-    # LSH: slots sharing any band key are candidates. Grouping sorted keys in numpy keeps memory at
-    # a few arrays of (slots x BANDS) integers instead of a Python dict entry per band.
-    candidates = list(range(h)) + [h + i for i in range(n) if status[i] == "kept"]
-    neighbours = _band_neighbours(
-        np.vstack([_matrix(history.column("bands"), np.int64, BANDS), _matrix(run.column("bands"), np.int64, BANDS)]),
-        np.asarray(candidates, dtype=np.int64),
-    )
-    kept = np.zeros(h + n, dtype=bool)
-    kept[:h] = True
-    for i in order:
-        if status[i] != "kept":
-            continue
-        slot = h + i
-        near = [c for c in neighbours.get(slot, ()) if kept[c]]
-        if near:
-            sims = (sigs[near] == sigs[slot]).mean(axis=1)
-            best = int(np.argmax(sims))
-            if sims[best] >= threshold:
-                c = near[best]
-                status[i], dup_of[i], sim[i] = "near", (h_ids[c] if c < h else ids[c - h]), float(sims[best])
-                continue
-        kept[slot] = True
+    # Slots 0..h-1 are history articles, h..h+n-1 this run's records; rank: the order they are taken in.
+    rank = np.empty(h + n, dtype=np.int64)
+    rank[_order(history.column("published_at"), None)] = np.arange(h)
+    rank[h + _order(run.column("published_at"), run.column("ingest_order"))] = h + np.arange(n)
+    ids = pa.concat_arrays([_flat(history.column("article_id"), pa.string()), _flat(run.column("record_id"), pa.string())])
+
+    # Exact: the first slot (by rank) with a text hash keeps it; the others copy that slot.
+    hashes = pa.concat_arrays([_flat(history.column("text_hash"), pa.string()), _flat(run.column("text_hash"), pa.string())])
+    code = pc.dictionary_encode(hashes).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    by = np.lexsort((rank, code))
+    first = np.r_[True, code[by][1:] != code[by][:-1]] if len(by) else np.zeros(0, bool)
+    keeper_of = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
+    keeper_of[code[by][first]] = by[first]
+    dup_of = keeper_of[code[h:]]
+    status = np.where(dup_of != h + np.arange(n), _EXACT, _KEPT).astype(np.int8)
+    sim = np.where(status == _EXACT, 1.0, np.nan)
+
+    # Near: slots sharing a band key (history, and run records that are not exact copies) are neighbours.
+    slots = np.r_[np.arange(h), h + np.flatnonzero(status == _KEPT)].astype(np.int64)
+    src, dst = _band_pairs(_flat(history.column("bands"), _BANDS), _flat(run.column("bands"), _BANDS), h, slots)
+    if len(src):
+        involved = np.unique(np.r_[src, dst])
+        sigs = np.zeros((len(involved), NUM_PERM), dtype=np.uint32)
+        in_run = involved >= h
+        if (~in_run).any():
+            sigs[~in_run] = _matrix(history.column("signature"), np.uint32, NUM_PERM)[involved[~in_run]]
+        sigs[in_run] = signatures(involved[in_run] - h)
+        row = np.full(h + n, -1, dtype=np.int64)
+        row[involved] = np.arange(len(involved))
+        kept = np.zeros(h + n, dtype=bool)
+        kept[:h] = True  # a run record is kept once taken (in rank order) and found no near copy
+        own = np.unique(src)
+        starts, ends = np.searchsorted(src, own, side="left"), np.searchsorted(src, own, side="right")
+        for k in np.argsort(rank[own], kind="stable").tolist():
+            slot = int(own[k])
+            near = dst[starts[k] : ends[k]]
+            near = near[kept[near]]
+            if len(near):
+                sims = (sigs[row[near]] == sigs[row[slot]]).mean(axis=1)
+                best = int(np.argmax(sims))
+                if sims[best] >= threshold:
+                    i = slot - h
+                    status[i], dup_of[i], sim[i] = _NEAR, near[best], float(sims[best])
+                    continue
+            kept[slot] = True
     return pa.Table.from_arrays(
         [
-            pa.array(ids, pa.string()),
-            pa.array(status, pa.string()),
-            pa.array(dup_of, pa.string()),
-            pa.array(sim, pa.float64()),
+            ids.slice(h),
+            pc.take(pa.array(_STATUS, pa.string()), pa.array(status)),
+            pc.take(ids, pa.array(dup_of, mask=status == _KEPT)),
+            pa.array(sim, pa.float64(), mask=np.isnan(sim)),
         ],
         schema=DECISIONS,
     )
 
 
-def _band_neighbours(bands: np.ndarray, slots: np.ndarray) -> dict[int, list[int]]:
-    """Return {slot: [other slots sharing a band key]} for the given slots (only slots with any)."""
-    if len(slots) == 0:
-        return {}
-    # Keys of different bands never compare equal by construction (each band has its own mix seed).
-    keys = bands[slots].ravel()
-    owners = np.repeat(slots, BANDS)
-    idx = np.argsort(keys, kind="stable")
-    keys, owners = keys[idx], owners[idx]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    sizes = np.diff(np.r_[starts, len(keys)])
-    out: dict[int, set[int]] = {}
-    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
-        group = set(owners[start : start + size].tolist())
-        for s in group:
-            out.setdefault(s, set()).update(group - {s})
-    return {s: sorted(v) for s, v in out.items() if v}
+_STATUS = ["kept", "exact", "near"]
+_KEPT, _EXACT, _NEAR = 0, 1, 2
+
+
+_BANDS = pa.list_(pa.int64())
+
+
+def _flat(column: pa.ChunkedArray | pa.Array, type: pa.DataType | None = None) -> pa.Array:
+    """One array of a column (an empty table's columns may be typed null: cast to `type`)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column.cast(type) if type is not None and column.type != type else column
+
+
+def _order(published: pa.ChunkedArray, ingest: pa.ChunkedArray | None) -> np.ndarray:
+    """Return row indices in the order records are taken: earliest published first, undated after
+    dated, ties by ingest order, then by row (stable, as the Python sort it replaces)."""
+    pub = _flat(published, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    undated = pc.is_null(pub).to_numpy(zero_copy_only=False).astype(np.int8)
+    keys = [pub.fill_null(0).to_numpy(zero_copy_only=False), undated]
+    if ingest is not None:
+        keys.insert(0, _flat(ingest, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
+    return np.lexsort(keys).astype(np.int64)
+
+
+def _band_pairs(h_bands: pa.Array, r_bands: pa.Array, h: int, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (src, dst): every pair of distinct `slots` sharing a key in the same band, src a run slot
+    (>= h), sorted by src then dst, each pair once. Slots < h index h_bands, the others r_bands - h.
+
+    Band by band: one band's keys of 1,000,000 records are 8 MB, where sorting all bands at once held
+    several (records x BANDS) arrays.
+    """
+    flat = [b.flatten().to_numpy(zero_copy_only=False) if len(b) else np.zeros(0, np.int64) for b in (h_bands, r_bands)]
+    in_h = slots < h
+    srcs, dsts = [], []
+    for band in range(BANDS):
+        keys = np.empty(len(slots), dtype=np.int64)
+        keys[in_h] = flat[0][slots[in_h] * BANDS + band]
+        keys[~in_h] = flat[1][(slots[~in_h] - h) * BANDS + band]
+        by = np.argsort(keys, kind="stable")
+        k, owners = keys[by], slots[by]
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, np.int64)
+        sizes = np.diff(np.r_[starts, len(k)])
+        shared = sizes > 1
+        if not shared.any():
+            continue
+        g_start, g_size = starts[shared], sizes[shared]
+        # Every ordered pair (a, b) of each group sharing the key.
+        per = g_size * g_size
+        group = np.repeat(np.arange(len(g_start)), per)
+        pos = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
+        a = owners[g_start[group] + pos // g_size[group]]
+        b = owners[g_start[group] + pos % g_size[group]]
+        keep = (a != b) & (a >= h)
+        srcs.append(a[keep])
+        dsts.append(b[keep])
+    if not srcs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.stack([np.concatenate(srcs), np.concatenate(dsts)], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
 
 
 def history_candidates(run: pa.Table, history: pa.Table) -> np.ndarray:

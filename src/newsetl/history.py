@@ -48,7 +48,8 @@ def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict], batch
     from newsetl.dedup import history_candidates
     from newsetl.schema import DEDUP_INDEX
 
-    run_keys = run_fp.select(["text_hash", "bands"])
+    # One chunk each, once: every history batch compares with them, and a single chunk is read in place.
+    run_keys = pa.table({c: run_fp.column(c).combine_chunks() for c in ("text_hash", "bands")})
     keys = pa.schema([DEDUP_INDEX.field(c) for c in ("article_id", "text_hash", "bands")])
     with wh.views(Path(ctx.root), only=("dedup_index_all",)) as con:
         parts = wh.live_parts(con, Path(ctx.root), "dedup_index")
