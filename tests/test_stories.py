@@ -243,3 +243,44 @@ def test_wire_copies_are_attributed_to_the_wire_and_plain_copies_to_the_earliest
     assert ("coast-daily", True, None, "valley-news", True) in rows
     stats = q(wh, "SELECT outlets, independent_outlets, syndicated, copies FROM stories ORDER BY headline")
     assert sorted(stats) == [(2, 1, 2, 1), (2, 1, 2, 2)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    run=st.lists(
+        st.tuples(
+            st.sampled_from(sorted(EVENTS)),
+            st.integers(0, 40),  # day: several windows of 14 days
+            st.booleans(),  # dated
+        ),
+        min_size=1,
+        max_size=18,
+    ),
+    history=st.lists(st.tuples(st.sampled_from(sorted(EVENTS)), st.integers(-20, 30), st.integers(0, 3)), max_size=8),
+    merged=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_assignment_does_not_depend_on_the_block_size(run, history, merged, seed):
+    """Any run over several windows (dated and undated articles, history before, inside and after them,
+    merged published stories) gets the same stories, links, similarities and merges whether its
+    articles are compared all at once or a few at a time: the blocks that keep a very large run's
+    memory bounded change nothing."""
+    rng = random.Random(seed)
+    rows = [make(rng, e, i, days=d) | {"dated": dated} for i, (e, d, dated) in enumerate(run)]
+    start = T0 + timedelta(days=20)
+    runs = table(rows)
+    runs = runs.append_column("dated", pa.array([r["dated"] for r in rows]))
+    runs = runs.set_column(1, "event_time", pa.array([r["time"] if r["dated"] else start for r in rows], TS))
+    runs = runs.append_column("ingested_at", pa.array([start] * len(rows), TS))
+    past = [make(rng, e, 100 + i, days=d, story=f"s-old{k}") for i, (e, d, k) in enumerate(history)]
+    index = table(past, with_story=True) if past else EMPTY
+    if past:
+        index = index.append_column("ingested_at", pa.array([r["time"] for r in past], TS))
+    roots = {"s-old3": "s-old0"} if merged else {}
+    whole = assign_stories(runs, index, 0.3, WINDOW, roots)
+    for size in (1, 2, 5):
+        part = assign_stories(runs, index, 0.3, WINDOW, roots, block_rows=size)
+        assert part.story_ids == whole.story_ids
+        assert part.linked_to == whole.linked_to
+        assert part.similarity == whole.similarity
+        assert part.merges == whole.merges

@@ -29,6 +29,7 @@ import math
 import re
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, lru_cache
@@ -129,6 +130,7 @@ def assign_stories(
     threshold: float,
     window: timedelta,
     resolve: dict[str, str] | None = None,
+    block_rows: int | None = None,
 ) -> Assignment:
     """Give every article of `run` a story: the story of its best earlier match, or a new one.
 
@@ -139,125 +141,280 @@ def assign_stories(
     when they arrived within the window of each other (an undated article's date is unknown, not late).
     resolve: story id -> the story it was merged into (already resolved to the root).
     Articles are taken in event-time order (ties: article id), so the result does not depend on how
-    the run's files were chunked.
+    the run's files were chunked, nor on `block_rows` (how many are compared at once: see Assigner).
     """
-    resolve = dict(resolve or {})
-    n, m = run.num_rows, index.num_rows
+    n = run.num_rows
     if n == 0:
         return Assignment([], [], [])
-    ids = run.column("article_id").to_pylist()
-    h_ids = index.column("article_id").to_pylist()
-    h_story = [resolve.get(s, s) for s in index.column("story_id").to_pylist()]
-    times = np.concatenate([_seconds(_chunk(index, "event_time")), _seconds(_chunk(run, "event_time"))])
-    arrived = np.concatenate([_arrival(index), _arrival(run)])
-    dated = np.concatenate([_dated(index), _dated(run)])
-    vectors = _tfidf(
-        pa.concat_arrays([_chunk(index, "terms"), _chunk(run, "terms")]),
-        pa.concat_arrays([_chunk(index, "counts"), _chunk(run, "counts")]),
-    )
-    sims = _similar(vectors, m, threshold)  # run rows x (index + run) columns, entries >= threshold
-    order = sorted(range(n), key=lambda i: (times[m + i], ids[i]))
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-    win = window.total_seconds()
-    merge_at = min(0.95, threshold * MERGE_FACTOR)
+    order = pc.sort_indices(run, [("event_time", "ascending"), ("article_id", "ascending")])
+    ranked = with_times(run.take(order))
+    index = with_times(index)
+    vocab = Vocabulary.of([_chunk(index, "terms"), _chunk(ranked, "terms")])
+    roots = dict(resolve or {})
+    assigner = Assigner(vocab, threshold, window, roots, founding(index, roots), n)
+    times, dated = _seconds(_chunk(ranked, "event_time")), _dated(ranked)
+    via: list[str | None] = []
+    sims: list[float | None] = []
+    for lo, hi in blocks(n, block_rows or n):
+        cols = [(a, ranked.slice(a, b - a)) for a, b in assigner.columns(lo, hi, times, dated, block_rows or n)]
+        v, s = assigner.block(lo, ranked.slice(lo, hi - lo), index, cols)
+        via += v
+        sims += s
+    back = np.empty(n, dtype=np.int64)
+    back[order.to_numpy()] = np.arange(n)
+    final = [assigner.story_of(int(r)) for r in back]
+    return Assignment(final, [via[r] for r in back], [sims[r] for r in back], merges=assigner.merges)
 
-    story: list[str | None] = [None] * n
-    via: list[str | None] = [None] * n
-    best_sim: list[float | None] = [None] * n
-    joined: dict[str, str] = {}  # run-made story -> the story it was joined to (union-find, unpublished)
-    published = set(h_story)
+
+def blocks(n: int, size: int) -> list[tuple[int, int]]:
+    """Return [lo, hi) ranges of at most `size` rows covering 0..n."""
+    return [(lo, min(n, lo + size)) for lo in range(0, n, max(1, size))]
+
+
+def with_times(table: pa.Table) -> pa.Table:
+    """Return `table` with `ingested_at` and `dated` when it lacks them (event time; dated)."""
+    if "ingested_at" not in table.column_names:
+        table = table.append_column("ingested_at", table.column("event_time"))
+    if "dated" not in table.column_names:
+        table = table.append_column("dated", pa.array(np.ones(table.num_rows, dtype=bool)))
+    return table
+
+
+def founding(index: pa.Table, roots: dict[str, str]) -> dict[str, float]:
+    """Return {story: the earliest event time (seconds) of its articles in `index`}, stories as `roots` read them."""
     founded: dict[str, float] = {}
-    for s, t in zip(h_story, times[:m].tolist(), strict=True):
+    stories = [roots.get(s, s) for s in index.column("story_id").to_pylist()]
+    for s, t in zip(stories, _seconds(_chunk(index, "event_time")).tolist(), strict=True):
         founded[s] = min(t, founded.get(s, math.inf))
-    merges: list[dict] = []
+    return founded
 
-    def root(s: str) -> str:
-        while s in joined:
-            s = joined[s]
-        return resolve.get(s, s)
 
-    # Every candidate pair at once: inside the window, and earlier (an index row, or a run row taken
-    # before). Then per run row its candidates best first, so the loop below is plain Python.
-    prow = np.repeat(np.arange(n), np.diff(sims.indptr))
-    pcol, psim = sims.indices, sims.data
-    col_rank = np.full(len(pcol), -1, dtype=np.int64)
-    in_run = pcol >= m
-    col_rank[in_run] = rank[pcol[in_run] - m]
-    both = dated[pcol] & dated[m + prow]
-    gap = np.where(both, np.abs(times[pcol] - times[m + prow]), np.abs(arrived[pcol] - arrived[m + prow]))
-    keep = (gap <= win) & (col_rank < rank[prow])
-    prow, pcol, psim = prow[keep], pcol[keep], psim[keep]
-    by = np.lexsort((pcol, -psim, prow))
-    prow, pcol, psim = prow[by], pcol[by], psim[by]
-    starts = np.searchsorted(prow, np.arange(n), side="left")
-    ends = np.searchsorted(prow, np.arange(n), side="right")
-    for i in order:
-        lo, hi = int(starts[i]), min(int(ends[i]), int(starts[i]) + TOP_LINKS)
-        if lo == hi:
-            story[i] = new_story_id(ids[i])
-            continue
-        # Only the best few matter: the best decides the story, the next ones may merge stories.
-        links = list(zip(psim[lo:hi].tolist(), pcol[lo:hi].tolist(), strict=True))
-        s0, c0 = links[0]
-        target = root(h_story[c0] if c0 < m else story[c0 - m])  # type: ignore[arg-type]
-        story[i], via[i], best_sim[i] = target, (h_ids[c0] if c0 < m else ids[c0 - m]), s0
-        for s, c in links[1:]:
-            if s < merge_at:
-                break
-            other = root(h_story[c] if c < m else story[c - m])  # type: ignore[arg-type]
-            if other == target:
+class Vocabulary:
+    """The hashed terms of every article compared in a run (the run's and the window's), with their
+    document frequencies: TF-IDF weights depend on these only, so an article's vector is the same
+    whichever block of articles it is compared in."""
+
+    def __init__(self, terms: np.ndarray, df: np.ndarray, rows: int) -> None:
+        self.terms, self.rows = terms, rows
+        self.idf = np.log((rows + IDF_PRIOR) / (df + 0.5))
+        # Terms in more than COMMON_SHARE of the rows (with at least COMMON_MIN_ROWS rows) are left out:
+        # they weigh little (low IDF) but would pair almost every article with every other.
+        self.common = df > COMMON_SHARE * rows if rows >= COMMON_MIN_ROWS else np.zeros(len(terms), dtype=bool)
+
+    @classmethod
+    def of(cls, term_lists: Iterable[pa.Array]) -> Vocabulary:
+        """Count the documents of each term over lists of list<uint32> arrays, a bounded piece at a time."""
+        pieces: list[tuple[np.ndarray, np.ndarray]] = []
+        rows = 0
+        for lists in term_lists:
+            rows += len(lists)
+            flat = lists.flatten().to_numpy(zero_copy_only=False) if len(lists) else np.zeros(0, np.uint32)
+            pieces.append(np.unique(flat, return_counts=True))
+            if len(pieces) > 1 and sum(len(t) for t, _ in pieces[:-1]) < 2 * len(pieces[-1][0]):
+                pieces = [_merge_counts(pieces)]
+        terms, df = _merge_counts(pieces) if pieces else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
+        return cls(terms, df.astype(np.float64), rows)
+
+    def vectors(self, table: pa.Table) -> sp.csr_matrix:
+        """Return the L2-normalised TF-IDF rows of a table's terms and counts, common terms left out.
+
+        In place where it can be: a day's window holds millions of terms, and each fresh array of them
+        costs its page faults.
+        """
+        terms, counts = _chunk(table, "terms"), _chunk(table, "counts")
+        rows = len(terms)
+        offsets = terms.offsets.to_numpy().astype(np.int64) if rows else np.zeros(1, np.int64)
+        lengths = np.diff(offsets)
+        cols = np.searchsorted(self.terms, terms.flatten().to_numpy(zero_copy_only=False)) if rows else np.zeros(0, np.int64)
+        w = counts.flatten().to_numpy(zero_copy_only=False).astype(np.float64) if rows else np.zeros(0)
+        np.maximum(w, 1.0, out=w)
+        np.log(w, out=w)
+        w += 1.0
+        w *= self.idf[cols]
+        row_of = np.repeat(np.arange(rows, dtype=np.int32), lengths)
+        norms = np.sqrt(np.bincount(row_of, weights=w * w, minlength=rows))
+        norms[norms == 0] = 1.0
+        w /= np.repeat(norms, lengths)
+        keep = ~self.common[cols]
+        indptr = np.r_[0, np.cumsum(np.add.reduceat(keep, offsets[:-1] - offsets[0]) if len(keep) else np.zeros(rows, np.int64))]
+        if len(keep) and (lengths == 0).any():  # reduceat counts an empty row as its next element: recount
+            indptr = np.r_[0, np.cumsum(np.bincount(row_of[keep], minlength=rows))]
+        # Rows are in order and an article's terms are distinct: CSR directly, nothing to sort.
+        return sp.csr_matrix((w[keep], cols[keep], indptr), shape=(rows, len(self.terms)))
+
+
+def _merge_counts(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    terms = np.concatenate([t for t, _ in pieces])
+    counts = np.concatenate([c for _, c in pieces]).astype(np.int64)
+    uniq, inverse = np.unique(terms, return_inverse=True)
+    return uniq, np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
+
+
+class Assigner:
+    """Assigns a run's articles to stories block by block, in rank order (event time, then article id).
+
+    A block's articles are compared with the index rows of their window and with the run's earlier
+    articles in their window (read a bounded piece at a time), so memory follows the block and the
+    window, not the run: a run of 1,000,000 articles never holds every article's terms. What ties the
+    blocks together is small: each run article's story so far (by rank), the stories joined or merged,
+    and the published stories seen. With the vocabulary of the whole run, every pair gets the same
+    similarity in any block, so the result does not depend on the block size (tested).
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        threshold: float,
+        window: timedelta,
+        roots: dict[str, str],
+        founded: dict[str, float],
+        n: int,
+    ) -> None:
+        self.vocab, self.threshold, self.win = vocab, threshold, window.total_seconds()
+        self.roots = roots  # merged published story -> its root, as the warehouse reads it (never changed)
+        self.resolve = dict(roots)  # ...plus the merges this run makes
+        self.founded = founded
+        self.merge_at = min(0.95, threshold * MERGE_FACTOR)
+        self.story: list[str | None] = [None] * n  # by rank
+        self.joined: dict[str, str] = {}  # run-made story -> the story it was joined to (union-find, unpublished)
+        self.published: set[str] = set()  # stories of the index rows seen, as `roots` reads them
+        self.merges: list[dict] = []
+
+    def root(self, s: str) -> str:
+        while s in self.joined:
+            s = self.joined[s]
+        return self.resolve.get(s, s)
+
+    def story_of(self, rank: int) -> str:
+        """The story of the run's article of this rank, once every block is assigned."""
+        return self.root(self.story[rank])  # type: ignore[arg-type]
+
+    def columns(self, lo: int, hi: int, times: np.ndarray, dated: np.ndarray, size: int) -> list[tuple[int, int]]:
+        """Return the rank ranges of the run's articles the block lo..hi is compared with, at most `size` each.
+
+        Dated with dated: within the window before the block's first article. An undated article pairs
+        by arrival with every earlier article of the run (all arrived with the run), so a block with one,
+        or with an undated article ranked before that window, reads all earlier articles.
+        """
+        first = int(np.searchsorted(times, times[lo] - self.win, side="left"))
+        if (~dated[lo:hi]).any() or (~dated[:first]).any():
+            first = 0
+        return [(first + a, first + b) for a, b in blocks(hi - first, size)]
+
+    def block(
+        self, lo: int, rows: pa.Table, index: pa.Table, columns: list[tuple[int, pa.Table]]
+    ) -> tuple[list[str | None], list[float | None]]:
+        """Assign the run's articles of ranks lo..lo+len(rows); return their linked_to and similarity.
+
+        index: the index rows of the block's window; columns: (first rank, rows) pieces of the run's
+        articles the block can join (Assigner.columns).
+        """
+        n = rows.num_rows
+        h_ids = index.column("article_id").to_pylist()
+        h_story = [self.roots.get(s, s) for s in index.column("story_id").to_pylist()]
+        self.published.update(h_story)
+        mine = _times(rows)
+        vectors = self.vocab.vectors(rows)
+        left = _heaviest(vectors, TOP_TERMS)
+        found: list[tuple[np.ndarray, ...]] = []
+        vias: list = []
+        # History columns sort before run columns on equal similarity: by article id, then run rank.
+        by_id = np.argsort(np.asarray(h_ids, dtype=object), kind="stable") if h_ids else np.zeros(0, np.int64)
+        h_key = np.empty(len(h_ids), dtype=np.int64)
+        h_key[by_id] = np.arange(len(h_ids))
+        pieces = [(-1, index)] + columns
+        for first, table in pieces:
+            if table.num_rows == 0:
                 continue
-            if other in published and target in published:
-                # Both published: the younger (by founding time) goes into the older; recorded, not rewritten.
-                old, young = sorted((target, other), key=lambda x: (founded[x], x))
-                resolve[young] = old
-                merges.append({"story_id": young, "merged_into": old, "article_id": ids[i], "similarity": s})
-                target = old
-            else:
-                unpublished = other if other not in published else target
-                kept = target if unpublished == other else other
-                joined[unpublished] = kept
-                target = kept
-        story[i] = target
-    final = [root(s) for s in story]  # type: ignore[arg-type]
-    return Assignment(final, via, best_sim, merges=merges)
+            r, c, s = self._pairs(left, vectors, table)
+            theirs = _times(table)
+            both = theirs[2][c] & mine[2][r]
+            gap = np.where(both, np.abs(theirs[0][c] - mine[0][r]), np.abs(theirs[1][c] - mine[1][r]))
+            ok = gap <= self.win
+            if first >= 0:
+                ok &= first + c < lo + r  # only articles taken before
+            r, c, s = r[ok], c[ok], s[ok]
+            key = h_key[c] if first < 0 else len(h_ids) + first + c
+            ref = -1 - c if first < 0 else first + c  # < 0: index row -1-ref; else the run rank
+            found.append((r, s, key, ref))
+            vias += table.column("article_id").take(pa.array(c)).to_pylist()
+        r, s, key, ref = (np.concatenate(x) for x in zip(*found, strict=True)) if found else [np.zeros(0)] * 4
+        by = np.lexsort((key, -s, r))
+        r, s, ref = r[by].astype(np.int64), s[by], ref[by].astype(np.int64)
+        via_of = [vias[k] for k in by.tolist()]
+        starts = np.searchsorted(r, np.arange(n), side="left")
+        ends = np.searchsorted(r, np.arange(n), side="right")
+        ids = rows.column("article_id").to_pylist()
+        via: list[str | None] = [None] * n
+        best: list[float | None] = [None] * n
+        for i in range(n):
+            a, b = int(starts[i]), min(int(ends[i]), int(starts[i]) + TOP_LINKS)
+            if a == b:
+                self.story[lo + i] = new_story_id(ids[i])
+                continue
+            # Only the best few matter: the best decides the story, the next ones may merge stories.
+            target = self.root(self._col_story(int(ref[a]), h_story))
+            via[i], best[i] = via_of[a], float(s[a])
+            for k in range(a + 1, b):
+                if s[k] < self.merge_at:
+                    break
+                other = self.root(self._col_story(int(ref[k]), h_story))
+                if other == target:
+                    continue
+                if other in self.published and target in self.published:
+                    # Both published: the younger (by founding time) goes into the older; recorded, not rewritten.
+                    old, young = sorted((target, other), key=lambda x: (self.founded[x], x))
+                    self.resolve[young] = old
+                    self.merges.append(
+                        {"story_id": young, "merged_into": old, "article_id": ids[i], "similarity": float(s[k])}
+                    )
+                    target = old
+                else:
+                    unpublished = other if other not in self.published else target
+                    kept = target if unpublished == other else other
+                    self.joined[unpublished] = kept
+                    target = kept
+            self.story[lo + i] = target
+        return via, best
+
+    def _col_story(self, ref: int, h_story: list[str]) -> str:
+        return h_story[-1 - ref] if ref < 0 else self.story[ref]  # type: ignore[return-value]
+
+    def _pairs(
+        self, left: sp.csr_matrix, vectors: sp.csr_matrix, table: pa.Table, block: int = 4096
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (row, column, cosine) of the pairs of a block's rows and `table`'s rows at or over the threshold.
+
+        Candidates come from each article's TOP_TERMS heaviest terms (its names, places, numbers) against
+        every row: a pair whose partial score reaches CANDIDATE_SHARE of the threshold gets its exact
+        cosine. Measured against the full product: 99.4 % of the pairs at or above 0.28 on SemEval, 99.9 %
+        on the benchmark corpus, at a fifth of the cost there. Blocks of rows keep memory bounded however
+        alike a day's articles are.
+        """
+        theirs = self.vocab.vectors(table)
+        right = theirs.T.tocsc()
+        out = []
+        for start in range(0, left.shape[0], block):
+            stop = min(left.shape[0], start + block)
+            partial = (left[start:stop] @ right).tocoo()
+            sure = partial.data >= CANDIDATE_SHARE * self.threshold
+            r, c = partial.row[sure], partial.col[sure]
+            exact = np.asarray(vectors[start + r].multiply(theirs[c]).sum(axis=1)).ravel()
+            hit = exact >= self.threshold
+            out.append((start + r[hit].astype(np.int64), c[hit].astype(np.int64), exact[hit]))
+        if not out:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return tuple(np.concatenate(x) for x in zip(*out, strict=True))  # type: ignore[return-value]
+
+
+def _times(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(event time, arrival, dated) of each row, seconds since the epoch."""
+    return _seconds(_chunk(table, "event_time")), _arrival(table), _dated(table)
 
 
 def _chunk(table: pa.Table, name: str) -> pa.Array:
     col = table.column(name)
     return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-
-
-def _similar(vectors: sp.csr_matrix, m: int, threshold: float, block: int = 4096) -> sp.csr_matrix:
-    """Return the cosine similarities >= threshold of rows m.. with every row, as a sparse matrix.
-
-    Terms in more than COMMON_SHARE of the rows (with at least COMMON_MIN_ROWS rows) are left out: they
-    weigh little (low IDF) but would pair almost every article with every other. Candidates come from
-    each article's TOP_TERMS heaviest terms (its names, places, numbers) against every row: a pair whose
-    partial score reaches CANDIDATE_SHARE of the threshold gets its exact cosine. Measured against the
-    full product: 99.4 % of the pairs at or above 0.28 on SemEval, 99.9 % on the benchmark corpus, at
-    a fifth of the cost there. Blocks of rows keep memory bounded however alike a day's articles are.
-    """
-    rows = vectors.shape[0]
-    if rows >= COMMON_MIN_ROWS:
-        df = np.bincount(vectors.indices, minlength=vectors.shape[1])
-        common = df > COMMON_SHARE * rows
-        if common.any():
-            vectors = (vectors @ sp.diags((~common).astype(np.float64))).tocsr()
-            vectors.eliminate_zeros()
-    left = _heaviest(vectors[m:], TOP_TERMS)
-    right = vectors.T.tocsc()
-    parts = []
-    for start in range(0, rows - m, block):
-        stop = min(rows - m, start + block)
-        partial = (left[start:stop] @ right).tocoo()
-        sure = partial.data >= CANDIDATE_SHARE * threshold
-        r, c = partial.row[sure], partial.col[sure]
-        exact = np.asarray(vectors[m + start + r].multiply(vectors[c]).sum(axis=1)).ravel()
-        hit = exact >= threshold
-        parts.append(sp.csr_matrix((exact[hit], (r[hit], c[hit])), shape=(stop - start, rows)))
-    return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, rows))
 
 
 def _heaviest(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -287,33 +444,6 @@ def _seconds(arr: pa.Array) -> np.ndarray:
     """Timestamps as float seconds since the epoch (the callers fill nulls with the ingest time)."""
     us = arr.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
     return us.astype(np.float64) / 1e6
-
-
-def _tfidf(terms: pa.Array, counts: pa.Array) -> sp.csr_matrix:
-    """Return the L2-normalised TF-IDF rows of hashed term lists, IDF over these rows themselves.
-
-    In place where it can be: a day's window holds millions of terms, and each fresh array of them costs
-    its page faults (a run's first pass over them took 0.7 s at 4.3 million terms with a temporary per step).
-    """
-    rows = len(terms)
-    lengths = np.diff(terms.offsets.to_numpy()) if rows else np.zeros(0, np.int64)
-    encoded = pc.dictionary_encode(terms.flatten())  # hashing, not sorting: the column of each term
-    cols = encoded.indices.to_numpy(zero_copy_only=False)
-    vocab = encoded.dictionary
-    w = counts.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
-    np.maximum(w, 1.0, out=w)
-    np.log(w, out=w)
-    w += 1.0
-    df = np.bincount(cols, minlength=len(vocab)).astype(np.float64)
-    w *= np.log((rows + IDF_PRIOR) / (df + 0.5))[cols]
-    row_of = np.repeat(np.arange(rows, dtype=np.int32), lengths)
-    norms = np.sqrt(np.bincount(row_of, weights=w * w, minlength=rows))
-    norms[norms == 0] = 1.0
-    w /= np.repeat(norms, lengths)
-    offsets = terms.offsets.to_numpy().astype(np.int64)
-    indptr = offsets - offsets[0] if rows else np.zeros(1, np.int64)
-    # Rows are already in order and an article's terms are distinct: CSR directly, nothing to sort.
-    return sp.csr_matrix((w, cols, indptr), shape=(rows, len(vocab)))
 
 
 # ---------------------------------------------------------------- wire credits
