@@ -18,7 +18,7 @@ from newsetl import warehouse as wh
 from newsetl.config import Settings
 from newsetl.ledger import RunContext, new_run
 from newsetl.pipeline import run_steps
-from newsetl.runners import Pool, worker_pool
+from newsetl.runners import Pool, rest_pool, worker_pool
 from newsetl.summary import RunSummary, broken_input
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ class PrefectRunner:
 
     def log(self, message: str) -> None:
         self.logger.info(message)
+
+    def rest(self) -> None:
+        rest_pool(self.pool)
 
 
 def _run_name() -> str:

@@ -228,7 +228,11 @@ def _records(rows: list[tuple], prefix: str, run: bool) -> pa.Table:
 
 
 @settings(max_examples=150, deadline=None)
-@given(run=st.lists(_record, max_size=25), history=st.lists(_record, max_size=12), threshold=st.sampled_from([0.6, 0.7, 0.9]))
+@given(
+    run=st.lists(_record, max_size=25),
+    history=st.lists(_record, max_size=12),
+    threshold=st.sampled_from([0.6, 0.7, 0.9]),
+)
 def test_find_duplicates_decides_as_the_record_at_a_time_algorithm(run, history, threshold):
     """Any run and history (shared hashes, shared band keys, date and ingest ties, undated records): the
     vectorised decisions are the reference algorithm's, also when signatures are fetched on demand."""

@@ -284,3 +284,52 @@ def test_assignment_does_not_depend_on_the_block_size(run, history, merged, seed
         assert part.linked_to == whole.linked_to
         assert part.similarity == whole.similarity
         assert part.merges == whole.merges
+
+
+def test_a_large_run_read_in_blocks_writes_what_one_block_writes(tmp_path, run, monkeypatch):
+    """A backfill over several windows (undated articles, copies, history from an earlier run) gets the
+    same story index, merges and summary when the step reads it four articles at a time."""
+    from newsetl.steps import stories as step
+
+    rng = random.Random(5)
+    landing = tmp_path / "landing"
+    first = [_rec(rng, e, f"outlet-{i % 4}", T0 + timedelta(days=i % 9)) for i, e in enumerate(sorted(EVENTS) * 2)]
+    _write(landing, "history.jsonl", first)
+    later = [
+        _rec(rng, rng.choice(sorted(EVENTS)), f"outlet-{i % 5}", None if i % 7 == 0 else T0 + timedelta(days=i % 40))
+        for i in range(45)
+    ]
+    later += [dict(r, url=r["url"] + "?copy", source="copier") for r in later[:4]]  # exact copies
+    got = []
+    for size in (None, 4):
+        wh = tmp_path / f"warehouse-{size}"
+        run(landing, wh, now=T0 + timedelta(days=10))
+        _write(landing, "backfill.jsonl", later)
+        monkeypatch.setattr(step, "BLOCK_ROWS", size or step.BLOCK_ROWS)
+        summary = run(landing, wh, now=T0 + timedelta(days=41))
+        (landing / "backfill.jsonl").unlink()
+        rows = q(wh, "SELECT article_id, story_id, linked_to, similarity FROM story_index ORDER BY article_id")
+        merges = q(wh, "SELECT story_id, merged_into, article_id FROM story_merges ORDER BY ALL")
+        got.append((rows, merges, summary.stories))
+    assert got[0] == got[1]
+    assert len(got[0][0]) == len(first) + 45 and got[0][2]["grew"] > 0 and got[0][2]["largest"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(groups=st.lists(st.integers(1, 5), min_size=1, max_size=6), data=st.data())
+def test_ranked_rows_are_read_by_any_rank_range(tmp_path_factory, groups, data):
+    """The step reads its rank-ordered file by rank ranges that cross row groups anywhere."""
+    import pyarrow.parquet as pq
+
+    from newsetl.steps.stories import _Ranked
+
+    path = tmp_path_factory.mktemp("ranked") / "ranked.parquet"
+    n = sum(groups)
+    with pq.ParquetWriter(path, pa.schema([("rank", pa.int64())])) as out:
+        start = 0
+        for g in groups:
+            out.write_table(pa.table({"rank": list(range(start, start + g))}))
+            start += g
+    lo = data.draw(st.integers(0, n - 1))
+    hi = data.draw(st.integers(lo + 1, n))
+    assert _Ranked(path).read(lo, hi).column("rank").to_pylist() == list(range(lo, hi))

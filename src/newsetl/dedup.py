@@ -119,10 +119,14 @@ def find_duplicates(
     rank = np.empty(h + n, dtype=np.int64)
     rank[_order(history.column("published_at"), None)] = np.arange(h)
     rank[h + _order(run.column("published_at"), run.column("ingest_order"))] = h + np.arange(n)
-    ids = pa.concat_arrays([_flat(history.column("article_id"), pa.string()), _flat(run.column("record_id"), pa.string())])
+    ids = pa.concat_arrays(
+        [_flat(history.column("article_id"), pa.string()), _flat(run.column("record_id"), pa.string())]
+    )
 
     # Exact: the first slot (by rank) with a text hash keeps it; the others copy that slot.
-    hashes = pa.concat_arrays([_flat(history.column("text_hash"), pa.string()), _flat(run.column("text_hash"), pa.string())])
+    hashes = pa.concat_arrays(
+        [_flat(history.column("text_hash"), pa.string()), _flat(run.column("text_hash"), pa.string())]
+    )
     code = pc.dictionary_encode(hashes).indices.to_numpy(zero_copy_only=False).astype(np.int64)
     by = np.lexsort((rank, code))
     first = np.r_[True, code[by][1:] != code[by][:-1]] if len(by) else np.zeros(0, bool)

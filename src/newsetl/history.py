@@ -7,9 +7,11 @@ Every read binds only the views it needs (warehouse.views(only=...)): binding al
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from newsetl import warehouse as wh
@@ -117,27 +119,54 @@ def articles_with_text(ctx: RunContext, text_hashes: list[str], excluding: list[
         )
 
 
+_STORY_VIEWS = ("story_index_all", "story_index", "story_merges", "story_roots")
+_WINDOW_COLUMNS = "article_id, story_id, event_time, dated, ingested_at, title, outlet_id, terms, counts"
+
+
+def story_roots(ctx: RunContext) -> dict[str, str]:
+    """Return {story id: the story it reads as now} for every merged story (chains resolved)."""
+    with wh.views(Path(ctx.root), only=_STORY_VIEWS) as con:
+        return dict(con.execute("SELECT story_id, root FROM story_roots").fetchall())
+
+
 def story_window(
     ctx: RunContext, spans: list[tuple[datetime, datetime]], arrived_since: datetime, replaced: list[dict]
-) -> tuple[dict[str, str], pa.Table]:
-    """Return the merged stories ({story id: the story it reads as now}, chains resolved) and the story-index
-    rows of current articles with an event time in one of `spans` ([start, end] pairs) or loaded since
-    `arrived_since` (undated articles are compared by when they arrived).
+) -> pa.Table:
+    """Return the story-index rows of current articles with an event time in one of `spans` ([start, end]
+    pairs) or loaded since `arrived_since` (undated articles are compared by when they arrived).
 
     Reads the index's small columns only (never a text); rows of file versions this run replaces are
     not history any more. Its cost follows the window, not the warehouse's age.
     """
-    only = ("story_index_all", "story_index", "story_merges", "story_roots")
+    with wh.views(Path(ctx.root), only=_STORY_VIEWS) as con:
+        return _window_query(con, spans, arrived_since, replaced).to_arrow_table()
+
+
+def story_window_batches(
+    ctx: RunContext,
+    spans: list[tuple[datetime, datetime]],
+    arrived_since: datetime,
+    replaced: list[dict],
+    batch_rows: int = 65536,
+) -> Iterator[pa.RecordBatch]:
+    """The rows of story_window, a batch at a time (a large run's window is read without holding it)."""
+    with wh.views(Path(ctx.root), only=_STORY_VIEWS) as con:
+        yield from _window_query(con, spans, arrived_since, replaced).fetch_record_batch(batch_rows)
+
+
+def _window_query(
+    con: duckdb.DuckDBPyConnection,
+    spans: list[tuple[datetime, datetime]],
+    arrived_since: datetime,
+    replaced: list[dict],
+) -> duckdb.DuckDBPyConnection:
     within = " OR ".join(["event_time BETWEEN ? AND ?"] * len(spans) + ["ingested_at >= ?"])
-    with wh.views(Path(ctx.root), only=only) as con:
-        con.register("x", _versions_table(replaced))
-        roots = dict(con.execute("SELECT story_id, root FROM story_roots").fetchall())
-        return roots, con.execute(
-            "SELECT article_id, story_id, event_time, dated, ingested_at, title, outlet_id, terms, counts "
-            f"FROM story_index s WHERE ({within}) "
-            "AND NOT EXISTS (SELECT 1 FROM x WHERE x.path = s.source_file AND x.sha256 = s.file_sha256)",
-            [*(t for span in spans for t in span), arrived_since],
-        ).to_arrow_table()
+    con.register("x", _versions_table(replaced))
+    return con.execute(
+        f"SELECT {_WINDOW_COLUMNS} FROM story_index s WHERE ({within}) "
+        "AND NOT EXISTS (SELECT 1 FROM x WHERE x.path = s.source_file AND x.sha256 = s.file_sha256)",
+        [*(t for span in spans for t in span), arrived_since],
+    )
 
 
 # The views outlet_alerts_of_day reads, with the views they read (warehouse.connect binds only these).

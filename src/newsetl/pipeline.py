@@ -22,7 +22,7 @@ from newsetl.compaction import compact_after_run
 from newsetl.config import Settings
 from newsetl.faults import fault
 from newsetl.ledger import InputError, RunContext, new_run
-from newsetl.runners import LocalRunner, Pool, Runner, worker_pool
+from newsetl.runners import LocalRunner, Pool, Runner, release_memory, worker_pool
 from newsetl.summary import RunSummary
 from newsetl.validate import preload as preload_validation
 
@@ -92,6 +92,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
             replaced = superseded + plan.reloaded
             dedup: steps.DedupResult = runner.one("dedup", steps.dedup_run, ctx, parts, replaced)
         fault("after_dedup")
+        release_memory()
         summary.exact_duplicates, summary.near_duplicates = dedup.exact, dedup.near
         runner.log(f"dedup: {dedup.kept} unique, {dedup.exact} exact and {dedup.near} near duplicates")
 
@@ -99,6 +100,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         with timed("language_source"):
             pairs = [(ctx, p, d) for p, d in zip(parts, dedup.decisions, strict=True)]
             tags: list[steps.TagResult] = runner.many("language-source", steps.tag_part, pairs, labels)
+        runner.rest()  # the per-chunk steps are done: the rest of the run is this process's
         fault("after_tag")
 
         with timed("validate"):
@@ -128,6 +130,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
             told: steps.StoryResult = runner.one(
                 "stories", steps.assign_run_stories, ctx, inputs, promoted, dup_parts, superseded + plan.reloaded
             )
+        release_memory()
         summary.stories = told.as_dict()
         runner.log(
             f"stories: {told.articles} articles -> {told.new} new stories, {told.grew} grown, {told.merged} merged"

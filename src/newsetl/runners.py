@@ -27,6 +27,9 @@ class Runner(Protocol):
 
     def log(self, message: str) -> None: ...
 
+    def rest(self) -> None:
+        """The per-chunk steps are done: the workers' memory may go back (they start again if needed)."""
+
 
 class Pool(Protocol):
     """Where the per-chunk steps run: the WorkerPool here, or newsetl.cluster.DaskPool."""
@@ -50,6 +53,34 @@ class LocalRunner:
 
     def log(self, message: str) -> None:
         self._log(message)
+
+    def rest(self) -> None:
+        rest_pool(self.pool)
+
+
+def rest_pool(pool: Pool) -> None:
+    """Stop a pool's worker processes until it is used again (WorkerPool.rest; other pools keep theirs)."""
+    rest = getattr(pool, "rest", None)
+    if rest is not None:
+        rest()
+
+
+def release_memory() -> None:
+    """Hand this process's freed memory back to the system: Python's (glibc malloc_trim) and Arrow's pool.
+
+    After a step that held a large run's keys or stories, the next steps then start from a smaller
+    process instead of one whose heap kept every page it ever used.
+    """
+    import contextlib
+    import ctypes
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class _InlineExecutor(Executor):
@@ -90,7 +121,21 @@ class WorkerPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._lock = threading.Lock()
-        self._pool = self._new()
+        self._live: Executor | None = self._new()
+
+    @property
+    def _pool(self) -> Executor:
+        with self._lock:
+            if self._live is None:
+                self._live = self._new()
+            return self._live
+
+    def rest(self) -> None:
+        """Stop the worker processes (their memory goes back); the next call starts new ones."""
+        with self._lock:
+            live, self._live = self._live, None
+        if live is not None:
+            live.shutdown(wait=True, cancel_futures=True)
 
     def _new(self) -> Executor:
         if self.workers <= 1:
@@ -104,8 +149,8 @@ class WorkerPool:
 
     def _replace(self, broken: Executor) -> None:
         with self._lock:
-            if self._pool is broken:
-                self._pool = self._new()
+            if self._live is broken:
+                self._live = self._new()
                 broken.shutdown(wait=False, cancel_futures=True)
 
     def _recoverable(self, fn: Callable, args: tuple) -> bool:
@@ -146,7 +191,7 @@ class WorkerPool:
         raise BrokenProcessPool(f"workers kept dying after {attempts} replacements")
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.rest()
 
 
 @contextmanager

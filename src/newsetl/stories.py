@@ -25,6 +25,7 @@ Wire credits (`wire_credit`) name the agency a text says it comes from: "(AP)", 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import zlib
@@ -90,7 +91,7 @@ def article_terms(title: str | None, text: str | None, language: str | None = No
     return Counter({_hash(w): c for w, c in words.items() if w not in stop})
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 16)
 def _hash(term: str) -> int:
     return zlib.crc32(term.encode())
 
@@ -156,7 +157,7 @@ def assign_stories(
     via: list[str | None] = []
     sims: list[float | None] = []
     for lo, hi in blocks(n, block_rows or n):
-        cols = [(a, ranked.slice(a, b - a)) for a, b in assigner.columns(lo, hi, times, dated, block_rows or n)]
+        cols = ((a, ranked.slice(a, b - a)) for a, b in assigner.columns(lo, hi, times, dated, block_rows or n))
         v, s = assigner.block(lo, ranked.slice(lo, hi - lo), index, cols)
         via += v
         sims += s
@@ -225,7 +226,11 @@ class Vocabulary:
         rows = len(terms)
         offsets = terms.offsets.to_numpy().astype(np.int64) if rows else np.zeros(1, np.int64)
         lengths = np.diff(offsets)
-        cols = np.searchsorted(self.terms, terms.flatten().to_numpy(zero_copy_only=False)) if rows else np.zeros(0, np.int64)
+        cols = (
+            np.searchsorted(self.terms, terms.flatten().to_numpy(zero_copy_only=False))
+            if rows
+            else np.zeros(0, np.int64)
+        )
         w = counts.flatten().to_numpy(zero_copy_only=False).astype(np.float64) if rows else np.zeros(0)
         np.maximum(w, 1.0, out=w)
         np.log(w, out=w)
@@ -236,7 +241,9 @@ class Vocabulary:
         norms[norms == 0] = 1.0
         w /= np.repeat(norms, lengths)
         keep = ~self.common[cols]
-        indptr = np.r_[0, np.cumsum(np.add.reduceat(keep, offsets[:-1] - offsets[0]) if len(keep) else np.zeros(rows, np.int64))]
+        indptr = np.r_[
+            0, np.cumsum(np.add.reduceat(keep, offsets[:-1] - offsets[0]) if len(keep) else np.zeros(rows, np.int64))
+        ]
         if len(keep) and (lengths == 0).any():  # reduceat counts an empty row as its next element: recount
             indptr = np.r_[0, np.cumsum(np.bincount(row_of[keep], minlength=rows))]
         # Rows are in order and an article's terms are distinct: CSR directly, nothing to sort.
@@ -302,7 +309,7 @@ class Assigner:
         return [(first + a, first + b) for a, b in blocks(hi - first, size)]
 
     def block(
-        self, lo: int, rows: pa.Table, index: pa.Table, columns: list[tuple[int, pa.Table]]
+        self, lo: int, rows: pa.Table, index: pa.Table, columns: Iterable[tuple[int, pa.Table]]
     ) -> tuple[list[str | None], list[float | None]]:
         """Assign the run's articles of ranks lo..lo+len(rows); return their linked_to and similarity.
 
@@ -322,8 +329,7 @@ class Assigner:
         by_id = np.argsort(np.asarray(h_ids, dtype=object), kind="stable") if h_ids else np.zeros(0, np.int64)
         h_key = np.empty(len(h_ids), dtype=np.int64)
         h_key[by_id] = np.arange(len(h_ids))
-        pieces = [(-1, index)] + columns
-        for first, table in pieces:
+        for first, table in itertools.chain([(-1, index)], columns):  # the run's pieces are read one at a time
             if table.num_rows == 0:
                 continue
             r, c, s = self._pairs(left, vectors, table)

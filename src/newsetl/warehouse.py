@@ -77,6 +77,11 @@ def write_parquet(table: pa.Table, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp, compression="zstd")
+    return commit_file(tmp, path)
+
+
+def commit_file(tmp: Path, path: Path) -> Path:
+    """Make a fully written temp file (a name the views never match) `path`: fsync, rename."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)

@@ -44,9 +44,9 @@ def resolve_copies(
     if not lost:
         return CopyFixes()
     ids = pa.array([g.article_id for g in lost], pa.string())
-    staged = [pq.read_table(p) for p in duplicates]
+    # Each part is read, filtered and let go: a large run's copies are never all in memory.
     orphans = pa.concat_tables(
-        [conform(t.filter(pc.is_in(t.column("duplicate_of"), ids)), DUPLICATES) for t in staged]
+        [conform(_copies_in(p, ids), DUPLICATES) for p in duplicates]
         + [conform(history.copies_of(ctx, ids.to_pylist()), DUPLICATES)]
     )
     if orphans.num_rows == 0:
@@ -78,3 +78,8 @@ def resolve_copies(
         index = tagged.filter(pc.is_in(tagged.column("article_id"), promoted))
         wh.write_parquet(conform(index, DEDUP_INDEX), stage.run_table("dedup_index"))
     return fixes
+
+
+def _copies_in(part: str, ids: pa.Array) -> pa.Table:
+    table = pq.read_table(part)
+    return table.filter(pc.is_in(table.column("duplicate_of"), ids))
