@@ -91,7 +91,7 @@ def test_parse_chunk_writes_staged_parts_and_their_quarantine(ctx, landing):
         ("clean", "missing_title"),
         ("parse", "malformed_json"),
     ]
-    assert sorted((r["path"], r["status"], r["record_count"]) for r in res.file_rows) == [
+    assert sorted((r["path"], r["status"], r["record_count"]) for r in res.files.to_pylist()) == [
         ("feed.jsonl", "loaded", 3),
         ("more.jsonl", "loaded", 1),
     ]
@@ -228,7 +228,7 @@ def test_publish_run_commits_and_fail_run_discards(ctx, landing, tmp_path):
     wh = Path(ctx.root)
     assert q(wh, "SELECT count(*) FROM articles")[0][0] == 0, "nothing is visible before the commit"
     summary = RunSummary(ctx.run_id, "running", ctx.landing, ctx.root, records_in=1, articles_loaded=1)
-    done = ledger.publish_run(ctx, summary, res.file_rows, [])
+    done = ledger.publish_run(ctx, summary, res.files, [])
     assert done.status == "completed"
     assert q(wh, "SELECT status, records_in, articles_loaded FROM runs") == [("completed", 1, 1)]
     assert q(wh, "SELECT count(*) FROM articles")[0][0] == 1

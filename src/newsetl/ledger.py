@@ -206,14 +206,14 @@ def repair_rows(ctx: RunContext, reload: dict, found: set[tuple[str, str]]) -> l
 def publish_run(
     ctx: RunContext,
     summary: RunSummary,
-    file_rows: list[dict],
+    files: pa.Table,
     validation: list[list[dict]],
     superseded: list[dict] | None = None,
 ) -> RunSummary:
     """Publish the staged parts, then commit the run with its `runs` row; return the summary."""
     root, stage = Path(ctx.root), ctx.stage
-    if file_rows:
-        wh.write_parquet(from_rows(file_rows, FILES), stage.run_table("files"))
+    if files.num_rows:  # a FILES row per file the run read or could not read
+        wh.write_parquet(conform(files, FILES), stage.run_table("files"))
     if superseded:
         rows = [r | {"run_id": ctx.run_id, "ingest_date": ctx.ingest_date} for r in superseded]
         wh.write_parquet(from_rows(rows, SUPERSESSIONS), stage.run_table("supersessions"))

@@ -16,6 +16,9 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from newsetl import history, ledger, steps
 from newsetl import warehouse as wh
 from newsetl.compaction import compact_after_run
@@ -23,6 +26,7 @@ from newsetl.config import Settings
 from newsetl.faults import fault
 from newsetl.ledger import InputError, RunContext, new_run
 from newsetl.runners import LocalRunner, Pool, Runner, release_memory, worker_pool
+from newsetl.schema import FILES, from_rows
 from newsetl.summary import RunSummary
 from newsetl.validate import preload as preload_validation
 
@@ -75,10 +79,11 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
             calls = [(ctx, i, c) for i, c in enumerate(plan.chunks)]
             labels = [f"chunk-{i:04d}" for i in range(len(plan.chunks))]
             chunks: list[steps.ChunkResult] = runner.many("parse-clean", steps.parse_chunk, calls, labels)
-        file_rows = [r for c in chunks for r in c.file_rows] + plan.file_rows
-        _fold_parse(summary, plan, chunks, file_rows)
+        files = pa.concat_tables([c.files for c in chunks] + [from_rows(plan.file_rows, FILES)])
+        plan.chunks, calls = [], []  # a file entry per file: let them go
+        _fold_parse(summary, plan, chunks, files)
         fault("after_parse")
-        superseded = plan.superseded_by(file_rows)
+        superseded = plan.superseded_by(files)
         runner.log(
             f"parse+clean: {summary.records_in} records in, {summary.parse_quarantined} unparseable, "
             f"{summary.clean_quarantined} rejected by cleaning"
@@ -139,7 +144,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         fault("after_validate")
         with timed("publish"):
             validation = [v.validation for v in validated if v.validation]
-            args = (ctx, summary, file_rows, validation, superseded)
+            args = (ctx, summary, files, validation, superseded)
             reasons = sum((c.reasons for c in chunks), Counter()) + sum((v.reasons for v in validated), Counter())
             summary.quarantine_reasons = dict(reasons.most_common())
             summary = runner.one("publish", ledger.publish_run, *args, retries=2)
@@ -179,11 +184,13 @@ def _timer(summary: RunSummary) -> Callable[[str], AbstractContextManager[None]]
     return timed
 
 
-def _fold_parse(summary: RunSummary, plan: steps.Plan, chunks: list[steps.ChunkResult], file_rows: list[dict]) -> None:
+def _fold_parse(summary: RunSummary, plan: steps.Plan, chunks: list[steps.ChunkResult], files: pa.Table) -> None:
     """Fold the discover and parse results into the summary."""
     summary.files_seen, summary.files_skipped = plan.files_seen, plan.files_skipped
-    summary.files_new = len(file_rows)
-    summary.files_failed = sum(1 for r in file_rows if r["status"] != "loaded")
+    summary.files_new = files.num_rows
+    summary.files_failed = (
+        files.num_rows - pc.sum(pc.equal(files.column("status"), "loaded")).as_py() if files.num_rows else 0
+    )
     summary.records_in = sum(c.records_in for c in chunks)
     summary.parse_quarantined = sum(c.parse_quarantined for c in chunks)
     summary.clean_quarantined = sum(c.clean_quarantined for c in chunks)

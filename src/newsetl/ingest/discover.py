@@ -20,7 +20,7 @@ FORMATS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a run of 250,000 files holds one per file
 class FileEntry:
     """One file found in the landing folder."""
 

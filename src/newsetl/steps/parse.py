@@ -24,6 +24,7 @@ from newsetl.faults import fault, stall
 from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, Limits, read_file, record_id
 from newsetl.ledger import RunContext
 from newsetl.schema import (
+    FILES,
     QUARANTINE,
     RAW,
     STAGED,
@@ -44,7 +45,7 @@ class ChunkResult:
     parts: list[str] = field(default_factory=list)  # STAGED parts, in write order
     quarantine: list[str] = field(default_factory=list)  # QUARANTINE parts (parse and clean rejects)
     reasons: Counter[str] = field(default_factory=Counter)  # quarantine reason -> records
-    file_rows: list[dict] = field(default_factory=list)
+    files: pa.Table = field(default_factory=FILES.empty_table)  # a FILES row per file of the chunk
 
 
 def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry]]) -> ChunkResult:
@@ -73,6 +74,7 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
         pending_bytes = 0
 
     voided: set[str] = set()
+    file_rows: list[dict] = []
     limits = Limits(s.max_file_bytes, s.max_record_bytes, s.max_compression_ratio)
     for index, entry in chunk:
         count = 0
@@ -82,7 +84,7 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
             error = (
                 f"timeout: reading took longer than {s.file_timeout} s (NEWSETL_FILE_TIMEOUT); its worker was replaced"
             )
-            res.file_rows.append(file_row(ctx, entry, "failed", 0, error))
+            file_rows.append(file_row(ctx, entry, "failed", 0, error))
             continue
         if watch:
             watch.start(entry)
@@ -116,8 +118,10 @@ def parse_chunk(ctx: RunContext, chunk_no: int, chunk: list[tuple[int, FileEntry
         if watch:
             watch.stop()
         res.records_in += count
-        res.file_rows.append(file_row(ctx, entry, status, count, error))
+        file_rows.append(file_row(ctx, entry, status, count, error))
     flush()
+    # As Arrow, not dicts: a run of 250,000 files holds them in its process until publish.
+    res.files = from_rows(file_rows, FILES)
     if voided:
         _drop_staged_records(res, voided)
     return res

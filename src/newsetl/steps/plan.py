@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from newsetl import history, ledger
 from newsetl import warehouse as wh
 from newsetl.ingest import FileEntry, discover_files
@@ -32,17 +35,22 @@ class Plan:
     # file versions read again because a part holding their rows was damaged (ledger.Begun.reload)
     reloaded: list[dict] = field(default_factory=list)
 
-    def superseded_by(self, file_rows: list[dict]) -> list[dict]:
+    def superseded_by(self, files: pa.Table) -> list[dict]:
         """Return supersession rows for the new versions that loaded completely.
 
         A version read `partial` (a truncated re-upload) or `failed` replaces nothing: it is recorded,
         its readable records go through dedup like any others, and the earlier versions stay current
         until a complete version arrives (which then supersedes them and the partial one).
         """
+        if not self.earlier_versions or not files.num_rows:
+            return []
+        loaded = pc.and_(
+            pc.equal(files.column("status"), "loaded"),
+            pc.is_in(files.column("path"), pa.array(list(self.earlier_versions), pa.string())),
+        )
         return [
             {"path": r["path"], "sha256": old, "superseded_by": r["sha256"]}
-            for r in file_rows
-            if r["status"] == "loaded" and r["path"] in self.earlier_versions
+            for r in files.filter(loaded).select(["path", "sha256"]).to_pylist()
             for old in self.earlier_versions[r["path"]]
         ]
 
