@@ -128,7 +128,7 @@ def test_signature_is_stable_across_processes():
 )
 def test_history_candidates_are_exactly_the_rows_sharing_a_hash_or_a_band(history, run):
     """A history row is a candidate iff it shares the text hash or the key of the same band with a run record."""
-    from newsetl.dedup import history_candidates
+    from newsetl.dedup import Keys, history_candidates
 
     def table(rows):
         return pa.table(
@@ -143,7 +143,7 @@ def test_history_candidates_are_exactly_the_rows_sharing_a_hash_or_a_band(histor
         for i, (h, bands) in enumerate(history)
         if any(h == rh or any(x == y for x, y in zip(bands, rb, strict=True)) for rh, rb in run)
     ]
-    assert history_candidates(table(run), table(history)).tolist() == want
+    assert history_candidates(Keys.of(table(run)), table(history)).tolist() == want
 
 
 def _reference_decisions(run: pa.Table, history: pa.Table, threshold: float) -> list[tuple]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -271,3 +272,39 @@ def test_a_truncated_reupload_supersedes_nothing(tmp_path, run):
     assert q(wh, "SELECT count(*) FROM articles WHERE text LIKE '%Corrected.'")[0][0] == 1
     read, landed = accounting(wh)
     assert read == landed
+
+
+def test_a_large_run_rests_its_workers_before_dedup_and_tags_on_new_ones(samples, tmp_path, monkeypatch):
+    """Past REST_BEFORE_DEDUP records the workers stop before dedup (their memory back while dedup holds
+    the run's keys) and new ones tag: the run loads what it loads otherwise."""
+    from conftest import NOW
+    from newsetl import ledger, pipeline
+    from newsetl.config import Settings
+    from newsetl.runners import LocalRunner, worker_pool
+
+    events: list[str] = []
+    pids: list[set[int]] = []
+
+    class Recording(LocalRunner):
+        def one(self, name, fn, *args, retries=0):
+            events.append(name)
+            return super().one(name, fn, *args, retries=retries)
+
+        def many(self, name, fn, calls, labels):
+            events.append(name)
+            pids.append(set(self.pool.map(os.getpid, [()] * 4)))
+            return super().many(name, fn, calls, labels)
+
+        def rest(self):
+            events.append("rest")
+            super().rest()
+
+    monkeypatch.setattr(pipeline, "REST_BEFORE_DEDUP", 10)  # the samples' 21 records count as large
+    settings = Settings.from_env(landing=samples, warehouse=tmp_path / "warehouse", workers=2)
+    with worker_pool(2) as pool:
+        summary = pipeline.run_steps(ledger.new_run(settings, NOW), Recording(pool))
+    assert events.index("parse-clean") < events.index("rest") < events.index("dedup") < events.index("language-source")
+    assert events.count("rest") == 2  # before dedup, and after tagging
+    parse_workers, tag_workers = pids
+    assert not parse_workers & tag_workers and os.getpid() not in tag_workers  # tagged on new workers
+    assert (summary.articles_loaded, summary.exact_duplicates, summary.near_duplicates) == (15, 2, 1)

@@ -304,7 +304,7 @@ def test_run_outcome_policy(status, records, quarantined, code):
 
 def test_dedup_history_reads_the_index_in_batches_and_keeps_only_matches(landing, tmp_path):
     """dedup_history: the loaded rows sharing a hash or band with the run, the same whatever the batch size."""
-    from newsetl.dedup import history_candidates
+    from newsetl.dedup import Keys, history_candidates
     from newsetl.pipeline import run_pipeline
     from newsetl.warehouse import connect
 
@@ -315,7 +315,7 @@ def test_dedup_history_reads_the_index_in_batches_and_keeps_only_matches(landing
     ctx = ledger.new_run(settings, NOW + timedelta(days=1))
     ledger.begin_run(ctx)
     parts = parsed(ctx).parts
-    run = pq.read_table(parts[-1], columns=["text_hash", "bands"])
+    run = Keys.of(pq.read_table(parts[-1], columns=["text_hash", "bands"]))
     con = connect(tmp_path / "wh", reports=False)
     index = con.execute("SELECT article_id, text_hash, bands FROM dedup_index").to_arrow_table()
     con.close()

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from hashlib import blake2b
 
 import numpy as np
 import pyarrow as pa
@@ -87,6 +90,108 @@ def fingerprint_texts(texts: Sequence[str]) -> tuple[list[list[int]], list[list[
     return sigs, bands
 
 
+@dataclass
+class Keys:
+    """The dedup keys of records in numpy, with no Python object per record.
+
+    hash: (n, 2) uint64, a 128-bit BLAKE2 digest of each text hash (16 bytes where the hex string took 64
+    and a dictionary of every string as much again; two different text hashes share a digest with
+    probability about n**2 / 2**129). published: microseconds, 0 when undated; undated; ingest: the
+    order a record was read in (0 for history); bands: (BANDS, n) int64, one contiguous row per band.
+    """
+
+    hash: np.ndarray
+    published: np.ndarray
+    undated: np.ndarray
+    ingest: np.ndarray
+    bands: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.published)
+
+    @classmethod
+    def empty(cls, n: int) -> Keys:
+        """Keys of n records, to be filled with `put`."""
+        return cls(
+            np.zeros((n, 2), np.uint64),
+            np.zeros(n, np.int64),
+            np.zeros(n, bool),
+            np.zeros(n, np.int64),
+            np.zeros((BANDS, n), np.int64),
+        )
+
+    @classmethod
+    def of(cls, table: pa.Table) -> Keys:
+        """The keys of a table with text_hash and bands (published_at and ingest_order when it has them)."""
+        keys = cls.empty(table.num_rows)
+        keys.put(0, table)
+        return keys
+
+    def put(self, start: int, table: pa.Table) -> None:
+        """Fill rows start .. start + len(table) from a table's columns (a part at a time: no whole-run copy)."""
+        stop = start + table.num_rows
+        self.hash[start:stop] = digests(table.column("text_hash"))
+        if "published_at" in table.column_names:
+            pub = _flat(table.column("published_at"), pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            self.published[start:stop] = pub.fill_null(0).to_numpy(zero_copy_only=False)
+            self.undated[start:stop] = pc.is_null(pub).to_numpy(zero_copy_only=False)
+        else:
+            self.undated[start:stop] = True
+        if "ingest_order" in table.column_names:
+            ingest = _flat(table.column("ingest_order"), pa.int64()).fill_null(0)
+            self.ingest[start:stop] = ingest.to_numpy(zero_copy_only=False)
+        self.bands[:, start:stop] = _matrix(table.column("bands"), np.int64, BANDS).T
+
+    def order(self) -> np.ndarray:
+        """Row indices in the order records are taken: earliest published first, undated after dated,
+        ties by ingest order, then by row."""
+        return np.lexsort((self.ingest, self.published, self.undated)).astype(np.int64)
+
+
+def digests(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Return the (n, 2) uint64 128-bit BLAKE2b digests of a string column (null as the empty string)."""
+    out = b"".join(blake2b((s or "").encode(), digest_size=16).digest() for s in column.to_pylist())
+    return np.frombuffer(out, dtype=np.uint64).reshape(-1, 2) if out else np.zeros((0, 2), np.uint64)
+
+
+@dataclass
+class Decisions:
+    """What `decide` found for each run record: status (_KEPT, _EXACT, _NEAR), dup_of (the slot copied:
+    < h a history row, else h + a run row), similarity (NaN when kept); h: the number of history rows."""
+
+    status: np.ndarray
+    dup_of: np.ndarray
+    sim: np.ndarray
+    h: int
+
+    @cached_property
+    def referenced(self) -> np.ndarray:
+        """The run rows (sorted, distinct) that other run records are copies of."""
+        slots = self.dup_of[(self.status != _KEPT) & (self.dup_of >= self.h)]
+        return np.unique(slots) - self.h
+
+    def table(self, start: int, ids: pa.Array, history_ids: pa.Array, referenced_ids: pa.Array) -> pa.Table:
+        """DECISIONS rows of run rows start .. start + len(ids): ids are theirs; referenced_ids the ids of
+        referenced() in its order."""
+        stop = start + len(ids)
+        status, dup_of, sim = self.status[start:stop], self.dup_of[start:stop], self.sim[start:stop]
+        copy = status != _KEPT
+        # One array of every id a row can name: history rows, then the referenced run rows.
+        names = pa.concat_arrays([_flat(history_ids, pa.string()), _flat(referenced_ids, pa.string())])
+        where = np.where(dup_of < self.h, dup_of, self.h + np.searchsorted(self.referenced, dup_of - self.h))
+        return pa.Table.from_arrays(
+            [
+                _flat(ids, pa.string()),
+                pc.take(pa.array(_STATUS, pa.string()), pa.array(status)),
+                pc.take(names, pa.array(np.where(copy, where, 0), mask=~copy))
+                if len(names)
+                else pa.nulls(len(ids), pa.string()),
+                pa.array(sim, pa.float64(), mask=np.isnan(sim)),
+            ],
+            schema=DECISIONS,
+        )
+
+
 def find_duplicates(
     run: pa.Table,
     history: pa.Table,
@@ -95,56 +200,66 @@ def find_duplicates(
 ) -> pa.Table:
     """Return a DECISIONS row per record of `run`: kept, or an exact/near duplicate of another article.
 
-    run: record_id, text_hash, published_at, ingest_order, bands (this run's records), and signature
-    unless `signatures` is given: then signatures(rows) returns the (len(rows), NUM_PERM) signatures of
-    those run rows, and only rows that share a band key with another are asked for.
-    history: article_id, text_hash, published_at, signature, bands (already loaded articles that
-    share a hash or a band key with the run). Loaded articles are never displaced: a copy in the run
-    of a loaded article is the duplicate, whatever its date. Within the run the earliest published
-    copy is kept (ties: first ingested; undated after dated).
-
-    Columns stay in numpy and Arrow, with no Python object per record: a run of 1,000,000 records holds
-    its keys (hashes, band keys, dates) and only the signatures of records with LSH neighbours. Python
-    lists of every column took over 2 GB. Only records with neighbours go through the one loop that must
-    be sequential (a record can only copy an article kept before it).
+    run: record_id, text_hash, published_at, ingest_order, bands, and signature unless `signatures` is
+    given (see `decide`). history: article_id, text_hash, published_at, signature, bands.
     """
-    n, h = run.num_rows, history.num_rows
     if signatures is None:
         run_sigs = _matrix(run.column("signature"), np.uint32, NUM_PERM)
 
         def signatures(rows: np.ndarray) -> np.ndarray:
             return run_sigs[rows]
 
+    found = decide(
+        Keys.of(run), Keys.of(history), _matrix(history.column("signature"), np.uint32, NUM_PERM), threshold, signatures
+    )
+    ids = _flat(run.column("record_id"), pa.string())
+    return found.table(0, ids, history.column("article_id"), ids.take(pa.array(found.referenced)))
+
+
+def decide(
+    run: Keys,
+    history: Keys,
+    history_signatures: np.ndarray,
+    threshold: float,
+    signatures: Callable[[np.ndarray], np.ndarray],
+) -> Decisions:
+    """Decide for each run record: kept, or an exact/near duplicate of a history row or another run record.
+
+    signatures(rows) returns the (len(rows), NUM_PERM) signatures of those run rows; only rows that share a
+    band key with another are asked for. Loaded articles (history) are never displaced: a copy in the run
+    of a loaded article is the duplicate, whatever its date. Within the run the earliest published copy is
+    kept (ties: first ingested; undated after dated).
+
+    Only records with LSH neighbours go through the one loop that must be sequential (a record can only
+    copy an article kept before it).
+    """
+    n, h = len(run), len(history)
     # Slots 0..h-1 are history articles, h..h+n-1 this run's records; rank: the order they are taken in.
     rank = np.empty(h + n, dtype=np.int64)
-    rank[_order(history.column("published_at"), None)] = np.arange(h)
-    rank[h + _order(run.column("published_at"), run.column("ingest_order"))] = h + np.arange(n)
-    ids = pa.concat_arrays(
-        [_flat(history.column("article_id"), pa.string()), _flat(run.column("record_id"), pa.string())]
-    )
+    rank[history.order()] = np.arange(h)
+    rank[h + run.order()] = h + np.arange(n)
 
     # Exact: the first slot (by rank) with a text hash keeps it; the others copy that slot.
-    hashes = pa.concat_arrays(
-        [_flat(history.column("text_hash"), pa.string()), _flat(run.column("text_hash"), pa.string())]
-    )
-    code = pc.dictionary_encode(hashes).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    by = np.lexsort((rank, code))
-    first = np.r_[True, code[by][1:] != code[by][:-1]] if len(by) else np.zeros(0, bool)
-    keeper_of = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
-    keeper_of[code[by][first]] = by[first]
-    dup_of = keeper_of[code[h:]]
+    both = np.concatenate([history.hash, run.hash])
+    by = np.lexsort((rank, both[:, 1], both[:, 0]))
+    starts = np.r_[True, (both[by][1:] != both[by][:-1]).any(axis=1)] if len(by) else np.zeros(0, bool)
+    group = np.cumsum(starts) - 1  # group of each sorted slot; the group's first slot keeps the hash
+    first = by[starts]
+    keeper = np.empty(h + n, np.int64)
+    keeper[by] = first[group]
+    del both, by, starts, group, first
+    dup_of = keeper[h:]
     status = np.where(dup_of != h + np.arange(n), _EXACT, _KEPT).astype(np.int8)
     sim = np.where(status == _EXACT, 1.0, np.nan)
 
     # Near: slots sharing a band key (history, and run records that are not exact copies) are neighbours.
     slots = np.r_[np.arange(h), h + np.flatnonzero(status == _KEPT)].astype(np.int64)
-    src, dst = _band_pairs(_flat(history.column("bands"), _BANDS), _flat(run.column("bands"), _BANDS), h, slots)
+    src, dst = _band_pairs(history.bands, run.bands, h, slots)
     if len(src):
         involved = np.unique(np.r_[src, dst])
         sigs = np.zeros((len(involved), NUM_PERM), dtype=np.uint32)
         in_run = involved >= h
-        if (~in_run).any():
-            sigs[~in_run] = _matrix(history.column("signature"), np.uint32, NUM_PERM)[involved[~in_run]]
+        sigs[~in_run] = history_signatures[involved[~in_run]]
         sigs[in_run] = signatures(involved[in_run] - h)
         row = np.full(h + n, -1, dtype=np.int64)
         row[involved] = np.arange(len(involved))
@@ -164,15 +279,7 @@ def find_duplicates(
                     status[i], dup_of[i], sim[i] = _NEAR, near[best], float(sims[best])
                     continue
             kept[slot] = True
-    return pa.Table.from_arrays(
-        [
-            ids.slice(h),
-            pc.take(pa.array(_STATUS, pa.string()), pa.array(status)),
-            pc.take(ids, pa.array(dup_of, mask=status == _KEPT)),
-            pa.array(sim, pa.float64(), mask=np.isnan(sim)),
-        ],
-        schema=DECISIONS,
-    )
+    return Decisions(status, dup_of, sim, h)
 
 
 _STATUS = ["kept", "exact", "near"]
@@ -189,31 +296,20 @@ def _flat(column: pa.ChunkedArray | pa.Array, type: pa.DataType | None = None) -
     return column.cast(type) if type is not None and column.type != type else column
 
 
-def _order(published: pa.ChunkedArray, ingest: pa.ChunkedArray | None) -> np.ndarray:
-    """Return row indices in the order records are taken: earliest published first, undated after
-    dated, ties by ingest order, then by row (stable, as the Python sort it replaces)."""
-    pub = _flat(published, pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    undated = pc.is_null(pub).to_numpy(zero_copy_only=False).astype(np.int8)
-    keys = [pub.fill_null(0).to_numpy(zero_copy_only=False), undated]
-    if ingest is not None:
-        keys.insert(0, _flat(ingest, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
-    return np.lexsort(keys).astype(np.int64)
-
-
-def _band_pairs(h_bands: pa.Array, r_bands: pa.Array, h: int, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _band_pairs(h_bands: np.ndarray, r_bands: np.ndarray, h: int, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (src, dst): every pair of distinct `slots` sharing a key in the same band, src a run slot
-    (>= h), sorted by src then dst, each pair once. Slots < h index h_bands, the others r_bands - h.
+    (>= h), sorted by src then dst, each pair once. Bands: (BANDS, rows) of history (slots < h) and of
+    the run (slot - h).
 
     Band by band: one band's keys of 1,000,000 records are 8 MB, where sorting all bands at once held
     several (records x BANDS) arrays.
     """
-    flat = [b.flatten().to_numpy(zero_copy_only=False) if len(b) else np.zeros(0, np.int64) for b in (h_bands, r_bands)]
     in_h = slots < h
     srcs, dsts = [], []
     for band in range(BANDS):
         keys = np.empty(len(slots), dtype=np.int64)
-        keys[in_h] = flat[0][slots[in_h] * BANDS + band]
-        keys[~in_h] = flat[1][(slots[~in_h] - h) * BANDS + band]
+        keys[in_h] = h_bands[band][slots[in_h]]
+        keys[~in_h] = r_bands[band][slots[~in_h] - h]
         by = np.argsort(keys, kind="stable")
         k, owners = keys[by], slots[by]
         starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, np.int64)
@@ -237,22 +333,26 @@ def _band_pairs(h_bands: pa.Array, r_bands: pa.Array, h: int, slots: np.ndarray)
     return pairs[:, 0], pairs[:, 1]
 
 
-def history_candidates(run: pa.Table, history: pa.Table) -> np.ndarray:
-    """Return the indices of `history` rows that share a text hash, or a band key in the same band, with a
-    record of `run`: the only history rows find_duplicates can match. Both tables: text_hash, bands."""
-    if run.num_rows == 0 or history.num_rows == 0:
+def history_candidates(run: Keys, history: pa.Table) -> np.ndarray:
+    """Return the indices of `history` rows (text_hash, bands) that share a text hash, or a band key in the
+    same band, with a record of `run`: the only history rows `decide` can match."""
+    if len(run) == 0 or history.num_rows == 0:
         return np.zeros(0, dtype=np.int64)
-    hit = (
-        pc.is_in(history.column("text_hash"), value_set=run.column("text_hash").combine_chunks())
-        .fill_null(False)
-        .to_numpy(zero_copy_only=False)
-        .astype(bool)
-    )
+    hit = _in(_binary(digests(history.column("text_hash"))), _binary(run.hash))
     h_bands = _matrix(history.column("bands"), np.int64, BANDS)
-    r_bands = _matrix(run.column("bands"), np.int64, BANDS)
     for b in range(BANDS):
-        hit |= pc.is_in(pa.array(h_bands[:, b]), value_set=pa.array(r_bands[:, b])).to_numpy(zero_copy_only=False)
+        hit |= _in(pa.array(h_bands[:, b]), pa.array(run.bands[b]))
     return np.flatnonzero(hit)
+
+
+def _in(values: pa.Array, value_set: pa.Array) -> np.ndarray:
+    return pc.is_in(values, value_set=value_set).fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _binary(digest: np.ndarray) -> pa.Array:
+    """The (n, 2) uint64 digests as an Arrow fixed_size_binary(16) array over the same memory."""
+    digest = np.ascontiguousarray(digest)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(digest), [None, pa.py_buffer(digest)])
 
 
 def _matrix(column: pa.ChunkedArray, dtype: type, width: int) -> np.ndarray:

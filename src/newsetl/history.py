@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -17,6 +18,9 @@ import pyarrow as pa
 from newsetl import warehouse as wh
 from newsetl.health import TRAILING_DAYS, alerts_sql, outlet_daily_select
 from newsetl.ledger import RunContext
+
+if TYPE_CHECKING:
+    from newsetl.dedup import Keys
 
 
 def file_versions(ctx: RunContext) -> tuple[set[tuple[str, str]], dict[str, list[str]]]:
@@ -33,10 +37,10 @@ def file_versions(ctx: RunContext) -> tuple[set[tuple[str, str]], dict[str, list
     return known, loaded
 
 
-def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict], batch_rows: int = 65536) -> pa.Table:
-    """Return the dedup-index rows of current articles that share a text hash or a band key with `run_fp`.
+def dedup_history(ctx: RunContext, run: Keys, replaced: list[dict], batch_rows: int = 65536) -> pa.Table:
+    """Return the dedup-index rows of current articles that share a text hash or a band key with `run`.
 
-    run_fp: text_hash, bands of this run's records. replaced: file versions (path, sha256) this run
+    run: the dedup keys of this run's records. replaced: file versions (path, sha256) this run
     supersedes; their articles are not history any more. Two steps, so the cost of a day follows the day:
     1. the keys (article_id, text_hash, bands) of the index's live parts are read with pyarrow in batches
        and only the rows that can match are kept (memory stays one batch; no signature is decoded);
@@ -50,15 +54,13 @@ def dedup_history(ctx: RunContext, run_fp: pa.Table, replaced: list[dict], batch
     from newsetl.dedup import history_candidates
     from newsetl.schema import DEDUP_INDEX
 
-    # One chunk each, once: every history batch compares with them, and a single chunk is read in place.
-    run_keys = pa.table({c: run_fp.column(c).combine_chunks() for c in ("text_hash", "bands")})
     keys = pa.schema([DEDUP_INDEX.field(c) for c in ("article_id", "text_hash", "bands")])
     with wh.views(Path(ctx.root), only=("dedup_index_all",)) as con:
         parts = wh.live_parts(con, Path(ctx.root), "dedup_index")
         hits = []
         for batch in ds.dataset(parts, schema=keys, format="parquet").to_batches(batch_size=batch_rows):
             rows = pa.Table.from_batches([batch])
-            hits += rows.column("article_id").take(history_candidates(run_keys, rows)).chunks
+            hits += rows.column("article_id").take(history_candidates(run, rows)).chunks
         con.register("hits", pa.table({"article_id": pa.chunked_array(hits, pa.string())}))
         con.register("replaced", _versions_table(replaced))
         # The same rule as the dedup_index view (not of a superseded version), applied to the hits only.

@@ -32,6 +32,11 @@ from newsetl.validate import preload as preload_validation
 
 __all__ = ["InputError", "RunSummary", "run_pipeline", "run_steps"]
 
+# Runs of this many records stop their workers between parsing and tagging: the workers' memory (about
+# 250 MB each) goes back while dedup holds the run's keys, and starting them again (about 2 s) is small
+# beside such a run. A smaller run keeps them.
+REST_BEFORE_DEDUP = 100_000
+
 
 def run_pipeline(
     settings: Settings, now: datetime | None = None, log: Callable[[str], None] = lambda m: None
@@ -90,6 +95,8 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         )
 
         parts = [p for c in chunks for p in c.parts]
+        if summary.records_in >= REST_BEFORE_DEDUP:
+            runner.rest()  # a large run's dedup keys and the idle workers need not be held at once
         if gx_import is not None:
             gx_import.join()
         with timed("dedup"):
