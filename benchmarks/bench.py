@@ -634,6 +634,7 @@ class PeakMemory:
         self.proc = psutil.Process()
         self.interval = interval
         self.peak_total = self.peak_parent = self.peak_child = 0
+        self.stage_total = self.stage_parent = 0  # since the last `stage()` call
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -650,9 +651,17 @@ class PeakMemory:
                 self.peak_parent = max(self.peak_parent, parent)
                 self.peak_child = max([self.peak_child, *kids])
                 self.peak_total = max(self.peak_total, parent + sum(kids))
+                self.stage_total = max(self.stage_total, parent + sum(kids))
+                self.stage_parent = max(self.stage_parent, parent)
             except psutil.Error:
                 pass
             self._stop.wait(self.interval)
+
+    def stage(self) -> str:
+        """The peak RSS since the last call (all processes, and this one), and start again."""
+        line = f"peak {self.stage_total / 2**20:.0f} MiB, parent {self.stage_parent / 2**20:.0f} MiB"
+        self.stage_total = self.stage_parent = 0
+        return line
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -786,7 +795,8 @@ def main() -> int:
     settings = Settings.from_env(landing=landing, warehouse=wh, **overrides)
     with PeakMemory() as mem:
         t = time.perf_counter()
-        summary = run_pipeline(settings, log=lambda m: print("  " + m, file=sys.stderr))
+        # Each log line ends a stage: it shows the stage's peak memory (all processes, and the parent).
+        summary = run_pipeline(settings, log=lambda m: print(f"  {m} [{mem.stage()}]", file=sys.stderr))
         total = time.perf_counter() - t
     n = summary.records_in
     print(
