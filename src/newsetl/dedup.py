@@ -170,14 +170,15 @@ class Decisions:
         slots = self.dup_of[(self.status != _KEPT) & (self.dup_of >= self.h)]
         return np.unique(slots) - self.h
 
-    def table(self, start: int, ids: pa.Array, history_ids: pa.Array, referenced_ids: pa.Array) -> pa.Table:
-        """DECISIONS rows of run rows start .. start + len(ids): ids are theirs; referenced_ids the ids of
-        referenced() in its order."""
+    def names(self, history_ids: pa.Array, referenced_ids: pa.Array) -> pa.Array:
+        """Every id a decision can name, in slot order: the history rows', then those of `referenced`."""
+        return pa.concat_arrays([_flat(history_ids, pa.string()), _flat(referenced_ids, pa.string())])
+
+    def table(self, start: int, ids: pa.Array | pa.ChunkedArray, names: pa.Array) -> pa.Table:
+        """DECISIONS rows of run rows start .. start + len(ids): ids are theirs, names from `names`."""
         stop = start + len(ids)
         status, dup_of, sim = self.status[start:stop], self.dup_of[start:stop], self.sim[start:stop]
         copy = status != _KEPT
-        # One array of every id a row can name: history rows, then the referenced run rows.
-        names = pa.concat_arrays([_flat(history_ids, pa.string()), _flat(referenced_ids, pa.string())])
         where = np.where(dup_of < self.h, dup_of, self.h + np.searchsorted(self.referenced, dup_of - self.h))
         return pa.Table.from_arrays(
             [
@@ -213,7 +214,7 @@ def find_duplicates(
         Keys.of(run), Keys.of(history), _matrix(history.column("signature"), np.uint32, NUM_PERM), threshold, signatures
     )
     ids = _flat(run.column("record_id"), pa.string())
-    return found.table(0, ids, history.column("article_id"), ids.take(pa.array(found.referenced)))
+    return found.table(0, ids, found.names(history.column("article_id"), ids.take(pa.array(found.referenced))))
 
 
 def decide(

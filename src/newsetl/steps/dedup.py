@@ -57,11 +57,11 @@ def dedup_run(ctx: RunContext, parts: list[str], superseded: list[dict] | None =
         signatures,
     )
     del keys
-    copied = _rows_of(parts, starts, "record_id", found.referenced)
+    names = found.names(history.column("article_id"), _rows_of(parts, starts, "record_id", found.referenced))
     res = DedupResult()
     for i, p in enumerate(parts):
         ids = pq.read_table(p, columns=["record_id"]).column("record_id")
-        mine = found.table(int(starts[i]), ids, history.column("article_id"), copied)
+        mine = found.table(int(starts[i]), ids, names)
         res.decisions.append(str(wh.write_parquet(mine, ctx.stage.decisions(Path(p)))))
     res.kept, res.exact, res.near = (int(c) for c in np.bincount(found.status, minlength=3))
     return res
