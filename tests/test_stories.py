@@ -333,3 +333,87 @@ def test_ranked_rows_are_read_by_any_rank_range(tmp_path_factory, groups, data):
     lo = data.draw(st.integers(0, n - 1))
     hi = data.draw(st.integers(lo + 1, n))
     assert _Ranked(path).read(lo, hi).column("rank").to_pylist() == list(range(lo, hi))
+
+
+def _largest_reference(run: list[dict], hist: list[dict], roots: dict, dups: list[dict]) -> list[dict]:
+    """The run summary's largest stories, counted in plain Python: what the step's SQL must return."""
+    run_ids, run_stories = {r["article_id"] for r in run}, {r["story_id"] for r in run}
+    old = [dict(h, story_id=roots.get(h["story_id"], h["story_id"])) for h in hist]
+    arts = run + [h for h in old if h["story_id"] in run_stories and h["article_id"] not in run_ids]
+    story_of = {a["article_id"]: a["story_id"] for a in arts}
+    counted = [(a["story_id"], a["outlet_id"], a["title"], a["event_time"]) for a in arts]
+    counted += [
+        (story_of[d["duplicate_of"]], d["outlet_id"], None, None) for d in dups if d["duplicate_of"] in story_of
+    ]
+    out = []
+    for story in {c[0] for c in counted}:
+        mine = [c for c in counted if c[0] == story]
+        titled = sorted((t, title) for _, _, title, t in mine if title)
+        outlets = len({"\0" if o is None else o for _, o, _, _ in mine})
+        out.append(
+            {"story_id": story, "headline": titled[0][1] if titled else "", "outlets": outlets, "articles": len(mine)}
+        )
+    return sorted(out, key=lambda s: (-s["outlets"], -s["articles"], s["story_id"]))[:5]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_largest_stories_of_a_run_are_counted_as_the_reference_counts_them(tmp_path_factory, data):
+    """Run articles, window history (merged stories read as their roots; run versions win) and copies:
+    outlets (none counts as one), articles and the earliest non-empty title of the five largest stories."""
+    import pyarrow.parquet as pq
+
+    from newsetl.steps.stories import _largest
+
+    stories_ = [f"s{i}" for i in range(7)]
+    outlets = st.sampled_from(["o1", "o2", "o3", "o4", None])
+    titles = st.sampled_from(["", None, "Alpha", "Beta", "Gamma"])
+    times = st.integers(0, 5).map(lambda h: T0 + timedelta(hours=h))
+    ids = data.draw(st.lists(st.integers(0, 40), min_size=1, max_size=25, unique=True))
+    run = [
+        {
+            "article_id": f"a{i}",
+            "story_id": data.draw(st.sampled_from(stories_)),
+            "outlet_id": data.draw(outlets),
+            "title": data.draw(titles),
+            "event_time": data.draw(times),
+        }
+        for i in ids
+    ]
+    hist_ids = data.draw(st.lists(st.integers(0, 60), max_size=25, unique=True))
+    hist = [
+        {
+            "article_id": f"a{i}",
+            "story_id": data.draw(st.sampled_from(stories_)),
+            "outlet_id": data.draw(outlets),
+            "title": data.draw(titles),
+            "event_time": data.draw(times),
+        }
+        for i in hist_ids
+    ]
+    roots = data.draw(st.dictionaries(st.sampled_from(stories_[4:]), st.sampled_from(stories_[:4]), max_size=3))
+    known = [a["article_id"] for a in run + hist] + ["a99"]
+    dups = [
+        {"duplicate_of": data.draw(st.sampled_from(known)), "outlet_id": data.draw(outlets)}
+        for _ in range(data.draw(st.integers(0, 12)))
+    ]
+    work = tmp_path_factory.mktemp("largest")
+    cols = pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("story_id", pa.string()),
+            ("outlet_id", pa.string()),
+            ("title", pa.string()),
+            ("event_time", TS),
+        ]
+    )
+    pq.write_table(pa.Table.from_pylist(run, cols), work / "part.parquet")
+    paths = []
+    if dups:
+        pq.write_table(
+            pa.Table.from_pylist(dups, pa.schema([("duplicate_of", pa.string()), ("outlet_id", pa.string())])),
+            work / "d.parquet",
+        )
+        paths = [str(work / "d.parquet")]
+    got = _largest(work / "part.parquet", pa.Table.from_pylist(hist, cols), roots, paths, work)
+    assert got == _largest_reference(run, hist, roots, dups)

@@ -289,9 +289,11 @@ def _spans(times: pa.ChunkedArray, window: timedelta) -> list[tuple[datetime, da
 def _largest(part: Path, history: pa.Table, roots: dict[str, str], duplicates: list[str], work: Path) -> list[dict]:
     """Return the run's stories with the most outlets (window history, this run and its copies counted).
 
-    In DuckDB over the written part: the run's articles are never all Python objects at once.
+    In DuckDB over the written part, in two queries: the first ranks every story with plain counts
+    (they spill to disk past the limit), the second finds the headlines of the LARGEST stories only.
+    One query with a distinct count and an ordered first() per story ran out of memory at 1,000,000
+    stories under 256 MB even with spilling (those aggregates hold per-story state that does not spill).
     """
-    # It spills past its limit: at 1,000,000 articles the grouping outgrew 256 MB held in memory.
     con = duckdb.connect(
         config={
             "memory_limit": LARGEST_MEMORY,
@@ -302,30 +304,49 @@ def _largest(part: Path, history: pa.Table, roots: dict[str, str], duplicates: l
     try:
         con.register("h", history)
         con.register("m", pa.table({"story_id": list(roots), "root": list(roots.values())}, schema=_ROOTS))
+        con.execute(
+            "CREATE TEMP VIEW hist AS SELECT h.article_id, coalesce(m.root, h.story_id) AS story_id, h.outlet_id, "
+            "h.title, h.event_time FROM h LEFT JOIN m ON m.story_id = h.story_id"
+        )
         dups = (
             "SELECT duplicate_of, outlet_id FROM read_parquet($dups)"
             if duplicates
-            else ("SELECT NULL::VARCHAR AS duplicate_of, NULL::VARCHAR AS outlet_id WHERE false")
+            else "SELECT NULL::VARCHAR AS duplicate_of, NULL::VARCHAR AS outlet_id WHERE false"
         )
-        rows = con.execute(
+        top = con.execute(
             f"""
-            WITH run AS (SELECT article_id, story_id, outlet_id, title, event_time FROM read_parquet($part)),
-            hist AS (SELECT h.article_id, coalesce(m.root, h.story_id) AS story_id, h.outlet_id, h.title, h.event_time
-                     FROM h LEFT JOIN m ON m.story_id = h.story_id),
+            WITH run AS (SELECT article_id, story_id, outlet_id FROM read_parquet($part)),
             arts AS (SELECT * FROM run UNION ALL
-                     SELECT * FROM hist WHERE story_id IN (SELECT story_id FROM run)
+                     SELECT article_id, story_id, outlet_id FROM hist WHERE story_id IN (SELECT story_id FROM run)
                        AND article_id NOT IN (SELECT article_id FROM run)),
-            counted AS (SELECT story_id, outlet_id, title, event_time FROM arts UNION ALL
-                        SELECT a.story_id, d.outlet_id, NULL, NULL FROM ({dups}) d JOIN arts a ON a.article_id = d.duplicate_of)
-            SELECT story_id, coalesce(first(title ORDER BY event_time, title) FILTER (WHERE title <> ''), '') AS headline,
-                   count(DISTINCT coalesce(outlet_id, chr(0))) AS outlets, count(*) AS articles
-            FROM counted GROUP BY story_id ORDER BY outlets DESC, articles DESC, story_id LIMIT {LARGEST}
+            counted AS (SELECT story_id, outlet_id FROM arts UNION ALL
+                        SELECT a.story_id, d.outlet_id FROM ({dups}) d JOIN arts a ON a.article_id = d.duplicate_of),
+            pairs AS (SELECT story_id, count(*) AS n FROM counted GROUP BY story_id, coalesce(outlet_id, chr(0)))
+            SELECT story_id, count(*) AS outlets, sum(n)::BIGINT AS articles FROM pairs
+            GROUP BY story_id ORDER BY outlets DESC, articles DESC, story_id LIMIT {LARGEST}
             """,
             {"part": str(part), **({"dups": duplicates} if duplicates else {})},
         ).fetchall()
+        if not top:
+            return []
+        titles = dict(
+            con.execute(
+                """
+                WITH top AS (SELECT unnest($ids::VARCHAR[]) AS story_id),
+                run AS (SELECT article_id, story_id, title, event_time FROM read_parquet($part)
+                        WHERE story_id IN (SELECT story_id FROM top)),
+                old AS (SELECT article_id, story_id, title, event_time FROM hist WHERE story_id IN (SELECT story_id FROM top)),
+                arts AS (SELECT * FROM run UNION ALL
+                         SELECT * FROM old WHERE article_id NOT IN (
+                           SELECT article_id FROM read_parquet($part) WHERE article_id IN (SELECT article_id FROM old)))
+                SELECT story_id, first(title ORDER BY event_time, title) FROM arts WHERE title <> '' GROUP BY story_id
+                """,
+                {"part": str(part), "ids": [s for s, _, _ in top]},
+            ).fetchall()
+        )
     finally:
         con.close()
-    return [{"story_id": s, "headline": h, "outlets": o, "articles": a} for s, h, o, a in rows]
+    return [{"story_id": s, "headline": titles.get(s, ""), "outlets": o, "articles": a} for s, o, a in top]
 
 
 _ROOTS = pa.schema([("story_id", pa.string()), ("root", pa.string())])
