@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsetl.language import UNDETERMINED, detect_language, detect_languages, normalize_code
 
@@ -82,3 +84,19 @@ def test_array_detector_matches_stock_langdetect():
         best = d.get_probabilities()[0]
         lang, conf, method = detect_language(text, max_chars=1000)
         assert lang == (best.lang.split("-")[0]) and abs(conf - best.prob) < 1e-6, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("ab Z9_-.\n\t") + ["é", "Ж", "中", "٣", "ß", "\u0301", "😀"]), max_size=80
+    ),
+    count=st.integers(0, 30),
+)
+def test_the_too_short_check_counts_letters_as_a_full_count_does(text, count):
+    """Stopping at the letter that is needed answers as counting every letter of the sample does."""
+    import re
+
+    from newsetl.language import _letters_at_least
+
+    assert (_letters_at_least(count).match(text) is not None) == (len(re.findall(r"[^\W\d_]", text)) >= count)
