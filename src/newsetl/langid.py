@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -39,6 +40,9 @@ ITERATION_LIMIT = 1000
 PROB_THRESHOLD = 0.1
 CONV_THRESHOLD = 0.99999
 BASE_FREQ = 10000
+GROUP = 512  # texts whose trials run together (bounds the (texts, draws, languages) arrays)
+FIRST_BLOCK = 16  # draws a text's trial looks at in its first round
+MAX_BLOCK = 256  # and at most in a round
 SEED = 0  # langdetect samples at random: a fixed seed makes every run give the same answer
 _SPACE = 0x20
 _BITS = 21  # a code point fits in 21 bits: an n-gram of up to 3 is one uint64 key
@@ -184,33 +188,76 @@ def ngram_rows(text: str, max_text_length: int = 10000) -> np.ndarray:
 def detect(text: str, max_text_length: int = 10000) -> list[tuple[str, float]]:
     """Return stock langdetect's get_probabilities() for `text`: (language, probability) above 0.1, best
     first; [] when the text has no n-gram (langdetect raises 'No features in text')."""
+    return detect_many([text], max_text_length)[0]
+
+
+def detect_many(texts: Sequence[str], max_text_length: int = 10000) -> list[list[tuple[str, float]]]:
+    """`detect` for each of `texts`: the trials of many texts run together, a few array operations each."""
     if not _stream().emulated:  # this Python's random module draws differently: ask langdetect itself
-        return _stock(text, max_text_length)
-    return probabilities(ngram_rows(text, max_text_length))
+        return [_stock(t, max_text_length) for t in texts]
+    return probabilities_many([ngram_rows(t, max_text_length) for t in texts])
 
 
 def probabilities(rows: np.ndarray) -> list[tuple[str, float]]:
     """Return langdetect's probabilities for the n-gram rows of one text (see `detect`)."""
+    return probabilities_many([rows])[0]
+
+
+def probabilities_many(rows: Sequence[np.ndarray]) -> list[list[tuple[str, float]]]:
+    """Return langdetect's probabilities for the n-gram rows of each text, GROUP texts at a time.
+
+    Every detection reads the same seeded stream from its start, so the texts' trials run side by side:
+    each text has its own position in the stream, alpha and draws, and one array operation serves them
+    all (one text at a time, the Python and numpy call overhead of its seven trials cost more than the
+    arithmetic).
+    """
     p = profiles()
-    n = len(rows)
-    if n == 0:
-        return []
+    out: list[list[tuple[str, float]]] = [[] for _ in rows]
+    live = [i for i, r in enumerate(rows) if len(r)]
+    for lo in range(0, len(live), GROUP):
+        mine = live[lo : lo + GROUP]
+        langprob = _detect_group(p, [rows[i] for i in mine])
+        for i, lp in zip(mine, langprob, strict=True):
+            order = np.argsort(-lp, kind="stable")
+            out[i] = [(p.langs[j], float(lp[j])) for j in order if lp[j] > PROB_THRESHOLD]
+    return out
+
+
+def _detect_group(p: Profiles, rows: list[np.ndarray]) -> np.ndarray:
+    """langdetect's averaged trial probabilities, (texts, languages), for texts with at least one n-gram."""
     stream = _stream()
-    nlang = len(p.langs)
-    shift = 32 - n.bit_length()
-    langprob = np.zeros(nlang)
-    at, spare = 0, None  # position in the seeded stream; gauss's second value, kept for the next call
-    for _ in range(N_TRIAL):
-        if spare is None:
-            z, spare = stream.gauss_pair(at)
+    n = np.array([len(r) for r in rows], dtype=np.int64)
+    texts = _Texts(
+        rows=np.concatenate(rows),
+        start=np.concatenate(([0], np.cumsum(n)[:-1])),
+        n=n,
+        shift=np.array([32 - int(k).bit_length() for k in n], dtype=np.uint32),
+    )
+    at = np.zeros(len(rows), dtype=np.int64)  # each text's position in the seeded stream
+    langprob = np.zeros((len(rows), len(p.langs)))
+    spare = np.zeros(len(rows))  # gauss's second value, kept for the next trial
+    for trial in range(N_TRIAL):
+        if trial % 2 == 0:  # random.gauss draws a pair and returns its first value
+            pairs = [stream.gauss_pair(int(a)) for a in at]
+            z = np.array([g[0] for g in pairs])
+            spare = np.array([g[1] for g in pairs])
             at += 4
         else:
-            z, spare = spare, None
+            z = spare
         alpha = ALPHA + z * ALPHA_WIDTH
-        prob, at = _trial(p.matrix, rows, stream, at, alpha / BASE_FREQ, shift, n, nlang)
+        prob, at = _trials(p.matrix, texts, stream, at, alpha / BASE_FREQ)
         langprob += prob / N_TRIAL
-    order = np.argsort(-langprob, kind="stable")
-    return [(p.langs[j], float(langprob[j])) for j in order if langprob[j] > PROB_THRESHOLD]
+    return langprob
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """The n-gram rows of a group of texts, end to end: text i has rows[start[i] : start[i] + n[i]]."""
+
+    rows: np.ndarray
+    start: np.ndarray
+    n: np.ndarray
+    shift: np.ndarray  # random.choice over n items keeps the top n.bit_length() bits of a word
 
 
 class _Stream:
@@ -299,45 +346,71 @@ def _stock(text: str, max_text_length: int) -> list[tuple[str, float]]:
         return []
 
 
-def _trial(
-    matrix: np.ndarray, rows: np.ndarray, stream: _Stream, at: int, a: float, shift: int, n: int, nlang: int
-) -> tuple[np.ndarray, int]:
-    """One of langdetect's trials from word `at` of the stream: its normalised probabilities when it stops,
-    and the position of the next unread word."""
-    log_prob = np.full(nlang, np.log(1.0 / nlang))
-    done = 0  # draws so far (langdetect's i)
-    block = 64
-    while True:
-        drawn = stream.take(at, 2 * block) >> shift  # choice: the top k bits of a word; >= n is drawn again
-        accepted = np.flatnonzero(drawn < n)[: min(block, ITERATION_LIMIT + 1 - done)]
-        if not len(accepted):
-            at += 2 * block
-            continue
-        logs = np.log(matrix[rows[drawn[accepted].astype(np.int64)]] + a)
-        # The running sums at langdetect's convergence checks (every fifth draw): the sums of the draws
-        # between checks, then their running sum (no BLAS: its threads fight the other workers for cores).
-        checks, starts = _checkpoints(len(accepted), (-done) % 5)
-        if not len(checks):
-            at += int(accepted[-1]) + 1
-            log_prob = log_prob + logs.sum(axis=0)
-            done += len(accepted)
-            continue
-        at_checks = log_prob + np.cumsum(np.add.reduceat(logs[: checks[-1] + 1], starts, axis=0), axis=0)
+def _trials(
+    matrix: np.ndarray, texts: _Texts, stream: _Stream, at: np.ndarray, a: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One of langdetect's trials for every text, each from its own word `at` of the stream: the normalised
+    probabilities where each stops, and the position of each one's next unread word.
+
+    A round looks at the next 2 * block words of every text still running: a word is a draw (the top bits
+    of a word; a value >= n is drawn again). langdetect checks convergence after draw 0 and every fifth
+    draw after it, so the draws are summed (as logarithms) in groups that end at a check, a text's first
+    group padded with four empty draws, and a round uses whole groups only. What a text's trial gives does
+    not depend on the block: its position moves past the draws it used only.
+    """
+    count, nlang = len(at), matrix.shape[1]
+    log_prob = np.full((count, nlang), np.log(1.0 / nlang))
+    done = np.zeros(count, dtype=np.int64)  # draws so far (langdetect's i): 0, or 1 past a check
+    at = at.copy()
+    result = np.empty((count, nlang))
+    running = np.arange(count)
+    block = FIRST_BLOCK
+    while len(running):
+        width = 2 * block
+        words = stream.take(0, int(at[running].max()) + width)
+        drawn = words[at[running][:, None] + np.arange(width)] >> texts.shift[running][:, None]
+        ok = drawn < texts.n[running][:, None]
+        ok &= np.cumsum(ok, axis=1) <= np.minimum(block, ITERATION_LIMIT + 1 - done[running])[:, None]
+        took = ok.sum(axis=1)  # draws available this round, per text
+        where = np.argsort(~ok, axis=1, kind="stable")  # the words drawn, in order
+        pad = np.where(done[running] == 0, 4, 0)
+        groups = -(-(int(took.max()) + 4) // 5)
+        j = np.arange(5 * groups)[None, :] - pad[:, None]  # draw index at each padded place
+        real = (j >= 0) & (j < took[:, None])
+        picked = np.take_along_axis(drawn, np.take_along_axis(where, np.clip(j, 0, width - 1), axis=1), axis=1)
+        grams = texts.rows[texts.start[running][:, None] + np.where(real, picked, 0).astype(np.int64)]
+        logs = np.log(matrix[grams] + a[running][:, None, None])
+        logs[~real] = 0.0
+        # Each group's sum, then the running sums at the checks (no BLAS: its threads fight the other
+        # workers for cores).
+        sums = log_prob[running][:, None, :] + np.cumsum(
+            logs.reshape(len(running), groups, 5, nlang).sum(axis=2), axis=1
+        )
+        last = 5 * np.arange(groups)[None, :] + 4 - pad[:, None]  # each group's last draw
+        whole = last < took[:, None]
+        step = done[running][:, None] + last
+        rows_at, cols_at = np.nonzero(whole)
+        at_checks = sums[rows_at, cols_at]
         top = at_checks.max(axis=1)
         total = np.exp(at_checks - top[:, None]).sum(axis=1)
-        stop = (1.0 / total > CONV_THRESHOLD) | (done + checks >= ITERATION_LIMIT)
-        if stop.any():
-            j = int(np.argmax(stop))
-            return np.exp(at_checks[j] - top[j]) / total[j], at + int(accepted[checks[j]]) + 1
-        at += int(accepted[-1]) + 1
-        log_prob = log_prob + logs.sum(axis=0)
-        done += len(accepted)
-        block *= 4
-
-
-@lru_cache(maxsize=256)
-def _checkpoints(count: int, first: int) -> tuple[np.ndarray, np.ndarray]:
-    """The draw indices (of `count`) where langdetect checks convergence, from `first` every fifth, and
-    where the draws summed up to each check start."""
-    checks = np.arange(first, count, 5)
-    return checks, np.concatenate(([0], checks[:-1] + 1)).astype(np.intp)
+        stop = (1.0 / total > CONV_THRESHOLD) | (step[rows_at, cols_at] >= ITERATION_LIMIT)
+        first, which = np.unique(rows_at[stop], return_index=True)  # each stopping text's first stop
+        hit = np.flatnonzero(stop)[which]
+        ended = running[first]
+        result[ended] = np.exp(at_checks[hit] - top[hit, None]) / total[hit, None]
+        at[ended] += where[first, last[first, cols_at[hit]]] + 1
+        go = np.ones(len(running), dtype=bool)
+        go[first] = False
+        used = whole.sum(axis=1)  # whole groups, used by a text that goes on
+        r = np.flatnonzero(go & (used > 0))
+        end = last[r, used[r] - 1]
+        at[running[r]] += where[r, end] + 1
+        log_prob[running[r]] = sums[r, used[r] - 1]
+        done[running[r]] += end + 1
+        if block == MAX_BLOCK and (go & (used == 0) & (took > 0)).any():  # never seen: 5 draws in 512 words
+            raise RuntimeError("langdetect emulation made no progress")
+        idle = np.flatnonzero(go & (took == 0))
+        at[running[idle]] += width  # every word was drawn again
+        running = running[go]
+        block = min(4 * block, MAX_BLOCK)
+    return result, at

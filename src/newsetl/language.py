@@ -170,17 +170,36 @@ def detect_language(
     method is one of: detected, detected_low_confidence, feed, feed_unsupported_by_detector,
     too_short, undetermined.
     """
+    return detect_many([text], [given], max_chars=max_chars, min_letters=min_letters)[0]
+
+
+def detect_many(
+    texts: list[str], given: list[str | None], *, max_chars: int = 1000, min_letters: int = 20
+) -> list[tuple[str, float | None, str]]:
+    """`detect_language` for each text (with the language its feed gives, or None), detected together."""
     from newsetl import langid
 
-    given = normalize_code(given)
-    sample = text[:max_chars]
-    if given and given not in supported_languages():
-        # langdetect cannot answer for this language (e.g. Kurdish): it would name a neighbour.
-        return given, None, "feed_unsupported_by_detector"
-    if not _letters_at_least(min_letters).match(sample):
-        return (given, None, "feed") if given else (UNDETERMINED, None, "too_short")
+    out: list[tuple[str, float | None, str] | None] = []
+    codes = [normalize_code(g) for g in given]
+    asked: list[int] = []
+    for text, code in zip(texts, codes, strict=True):
+        if code and code not in supported_languages():
+            # langdetect cannot answer for this language (e.g. Kurdish): it would name a neighbour.
+            out.append((code, None, "feed_unsupported_by_detector"))
+        elif not _letters_at_least(min_letters).match(text[:max_chars]):
+            out.append((code, None, "feed") if code else (UNDETERMINED, None, "too_short"))
+        else:
+            asked.append(len(out))
+            out.append(None)
     # langdetect's own algorithm and seeded sampling, over arrays (newsetl.langid): stock's answer, faster.
-    probs = langid.detect(sample, max_chars)
+    answers = langid.detect_many([texts[i][:max_chars] for i in asked], max_chars)
+    for i, probs in zip(asked, answers, strict=True):
+        out[i] = _decide(probs, codes[i])
+    return [o for o in out if o is not None]
+
+
+def _decide(probs: list[tuple[str, float]], given: str | None) -> tuple[str, float | None, str]:
+    """The language of a text from langdetect's probabilities and the language its feed gives."""
     if probs and probs[0][1] >= MIN_CONFIDENCE:
         return normalize_code(probs[0][0]) or probs[0][0], probs[0][1], "detected"
     if given:
@@ -194,14 +213,11 @@ def detect_languages(articles: pa.Table, *, max_chars: int = 1000, min_letters: 
     """Return `articles` with language, language_confidence and language_method columns set."""
     titles = articles.column("title").to_pylist()
     texts = articles.column("text").to_pylist()
-    given = articles.column("language_given").to_pylist()
-    langs, confs, methods = [], [], []
-    for title, text, g in zip(titles, texts, given, strict=True):
-        sample = f"{title or ''}\n{text or ''}"
-        lang, conf, method = detect_language(sample, g, max_chars=max_chars, min_letters=min_letters)
-        langs.append(lang)
-        confs.append(conf)
-        methods.append(method)
+    samples = [f"{title or ''}\n{text or ''}" for title, text in zip(titles, texts, strict=True)]
+    found = detect_many(
+        samples, articles.column("language_given").to_pylist(), max_chars=max_chars, min_letters=min_letters
+    )
+    langs, confs, methods = (list(c) for c in zip(*found, strict=True)) if found else ([], [], [])
     return with_columns(
         articles,
         {
