@@ -40,7 +40,7 @@ ITERATION_LIMIT = 1000
 PROB_THRESHOLD = 0.1
 CONV_THRESHOLD = 0.99999
 BASE_FREQ = 10000
-GROUP = 512  # texts whose trials run together (bounds the (texts, draws, languages) arrays)
+GROUP = 256  # texts whose trials run together (bounds the (texts, draws, languages) arrays)
 FIRST_BLOCK = 16  # draws a text's trial looks at in its first round
 MAX_BLOCK = 256  # and at most in a round
 SEED = 0  # langdetect samples at random: a fixed seed makes every run give the same answer
@@ -195,7 +195,10 @@ def detect_many(texts: Sequence[str], max_text_length: int = 10000) -> list[list
     """`detect` for each of `texts`: the trials of many texts run together, a few array operations each."""
     if not _stream().emulated:  # this Python's random module draws differently: ask langdetect itself
         return [_stock(t, max_text_length) for t in texts]
-    return probabilities_many([ngram_rows(t, max_text_length) for t in texts])
+    out: list[list[tuple[str, float]]] = []
+    for lo in range(0, len(texts), GROUP):  # a group's n-grams at a time: a part's would be tens of MB
+        out.extend(probabilities_many([ngram_rows(t, max_text_length) for t in texts[lo : lo + GROUP]]))
+    return out
 
 
 def probabilities(rows: np.ndarray) -> list[tuple[str, float]]:
@@ -379,7 +382,9 @@ def _trials(
         real = (j >= 0) & (j < took[:, None])
         picked = np.take_along_axis(drawn, np.take_along_axis(where, np.clip(j, 0, width - 1), axis=1), axis=1)
         grams = texts.rows[texts.start[running][:, None] + np.where(real, picked, 0).astype(np.int64)]
-        logs = np.log(matrix[grams] + a[running][:, None, None])
+        logs = matrix[grams]  # (texts, draws, languages): one array, worked on in place
+        logs += a[running][:, None, None]
+        np.log(logs, out=logs)
         logs[~real] = 0.0
         # Each group's sum, then the running sums at the checks (no BLAS: its threads fight the other
         # workers for cores).
