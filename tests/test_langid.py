@@ -170,14 +170,18 @@ def test_without_the_emulated_stream_stock_langdetect_answers(stock, monkeypatch
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=st.lists(TEXT, max_size=12), group=st.sampled_from([1, 3, 512]))
 def test_texts_detected_together_each_get_stock_answers(stock, texts, group):
-    """Many texts' trials run side by side (in groups of any size), each from its own place in the seeded
-    stream: every text gets stock langdetect's answer and probabilities, as if detected alone."""
+    """Many texts' n-grams are made end to end and their trials run side by side (in groups of any size),
+    each from its own place in the seeded stream: every text gets stock langdetect's n-grams, answer and
+    probabilities, as if detected alone."""
     from newsetl import langid
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(langid, "GROUP", group)
         got = langid.detect_many(texts + ["e", "ab ba " * 300], 1000)
-    for text, answer in zip(texts + ["e", "ab ba " * 300], got, strict=True):
+    words = _words()
+    rows = langid.ngram_rows_many(texts + ["e", "ab ba " * 300], 1000)
+    for text, answer, mine in zip(texts + ["e", "ab ba " * 300], got, rows, strict=True):
+        assert [words[r] for r in mine] == _stock_ngrams(stock, text, 1000), text
         want = _stock_probabilities(stock, text, 1000)
         assert [lang for lang, _ in answer] == [lang for lang, _ in want], text
         assert all(abs(g - w) < 1e-9 for (_, g), (_, w) in zip(answer, want, strict=True)), (answer, want)

@@ -40,7 +40,7 @@ ITERATION_LIMIT = 1000
 PROB_THRESHOLD = 0.1
 CONV_THRESHOLD = 0.99999
 BASE_FREQ = 10000
-GROUP = 256  # texts whose trials run together (bounds the (texts, draws, languages) arrays)
+GROUP = 128  # texts detected together (bounds the (texts, draws, languages) arrays: +18 MB a process)
 FIRST_BLOCK = 16  # draws a text's trial looks at in its first round
 MAX_BLOCK = 256  # and at most in a round
 SEED = 0  # langdetect samples at random: a fixed seed makes every run give the same answer
@@ -142,47 +142,68 @@ def _is_upper(p: Profiles, cps: np.ndarray) -> np.ndarray:
 
 
 def ngram_rows(text: str, max_text_length: int = 10000) -> np.ndarray:
-    """Return the profile rows of the n-grams langdetect extracts from `text`, in its order.
+    """Return the profile rows of the n-grams langdetect extracts from `text`, in its order."""
+    return ngram_rows_many([text], max_text_length)[0]
+
+
+def ngram_rows_many(texts: Sequence[str], max_text_length: int = 10000) -> list[np.ndarray]:
+    """Return the profile rows of the n-grams langdetect extracts from each text, in its order.
 
     The same steps as Detector.append (URL and e-mail removal, Vietnamese normalisation, cut at
     max_text_length, runs of spaces collapsed), Detector.cleaning_text and Detector._extract_ngrams.
+    The texts' code points are worked on end to end, each text after a space of its own (langdetect's
+    leading space), so that a group of texts costs a few array operations.
     """
     from langdetect.detector import Detector
     from langdetect.utils.ngram import NGram
 
+    if not texts:
+        return []
     p = profiles()
-    text = Detector.URL_RE.sub(" ", text)
-    text = Detector.MAIL_RE.sub(" ", text)
-    text = NGram.normalize_vi(text)
-    text = _SPACES.sub(" ", text[:max_text_length])
-    cps = _codepoints(text)
-    if not len(cps):
-        return np.empty(0, dtype=np.int64)
+    cut = []
+    for text in texts:
+        text = Detector.URL_RE.sub(" ", text)
+        text = Detector.MAIL_RE.sub(" ", text)
+        text = NGram.normalize_vi(text)
+        cut.append(_SPACES.sub(" ", text[:max_text_length]))
+    cps = _codepoints("".join(cut))
+    owner = np.repeat(np.arange(len(cut)), [len(t) for t in cut])  # the text of each code point
     # cleaning_text: text mostly in another alphabet loses its Latin letters (A..z).
     latin = (cps >= 0x41) & (cps <= 0x7A)
     # Detector.cleaning_text counts as non-Latin `ch >= '\u0300' and unicode_block(ch) != 'Latin Extended
     # Additional'`; unicode_block returns a number, so the second test always holds.
-    if int(latin.sum()) * 2 < int((cps >= 0x300).sum()):
-        cps = cps[~latin]
-    # NGram.normalize per character, then a space after a space adds nothing (NGram.add_char).
+    latins = np.bincount(owner, weights=latin, minlength=len(cut))
+    others = np.bincount(owner, weights=cps >= 0x300, minlength=len(cut))
+    keep = ~(latin & (latins * 2 < others)[owner])
+    cps, owner = cps[keep], owner[keep]
+    # NGram.normalize per character; each text starts with a space (a separator that is never dropped),
+    # and a space after a space adds nothing (NGram.add_char).
     norm = np.where(cps > 0xFFFF, cps, p.normal[np.minimum(cps, 0xFFFF)])
-    prev_norm = np.concatenate(([_SPACE], norm[:-1]))
-    c = np.concatenate(([_SPACE], norm[~((norm == _SPACE) & (prev_norm == _SPACE))])).astype(np.uint64)
-    if len(c) < 2:
-        return np.empty(0, dtype=np.int64)
+    starts = np.searchsorted(owner, np.arange(len(cut)))
+    c = np.insert(norm, starts, _SPACE).astype(np.uint64)
+    sep = np.zeros(len(c), dtype=bool)
+    sep[starts + np.arange(len(cut))] = True
+    text_of = np.insert(owner, starts, np.arange(len(cut)))
+    space = c == _SPACE
+    dropped = space & np.concatenate(([False], space[:-1])) & ~sep
+    c, sep, text_of = c[~dropped], sep[~dropped], text_of[~dropped]
     up = _is_upper(p, c)
-    cur, prev = c[1:], c[:-1]
-    prev2 = np.concatenate(([0], c[:-2])).astype(np.uint64)
-    capital = up[1:] & up[:-1]  # inside a word in capitals: langdetect skips the position
+    at = np.flatnonzero(~sep)  # every character after its text's leading space
+    cur, prev = c[at], c[at - 1]
+    prev2 = c[np.maximum(at - 2, 0)]  # a text's first character has no 3-gram (space_prev, below)
+    capital = up[at] & up[at - 1]  # inside a word in capitals: langdetect skips the position
     space_prev = prev == _SPACE
     k2 = (prev << _BITS) | cur
     k3 = (prev2 << (2 * _BITS)) | k2
     r1, r2, r3 = np.split(p.grams.get(np.concatenate([cur, k2, k3])), 3)
     r1 = np.where((cur != _SPACE) & ~capital, r1, -1)
     r2 = np.where(~capital, r2, -1)
-    r3 = np.where(~capital & ~space_prev, r3, -1)  # position 0 follows the leading space
+    r3 = np.where(~capital & ~space_prev, r3, -1)  # a first character follows the leading space
     rows = np.stack([r1, r2, r3], axis=1).ravel()
-    return rows[rows >= 0]
+    whose = np.repeat(text_of[at], 3)
+    found = rows >= 0
+    rows, whose = rows[found], whose[found]
+    return np.split(rows, np.cumsum(np.bincount(whose, minlength=len(cut)))[:-1])
 
 
 def detect(text: str, max_text_length: int = 10000) -> list[tuple[str, float]]:
@@ -197,7 +218,7 @@ def detect_many(texts: Sequence[str], max_text_length: int = 10000) -> list[list
         return [_stock(t, max_text_length) for t in texts]
     out: list[list[tuple[str, float]]] = []
     for lo in range(0, len(texts), GROUP):  # a group's n-grams at a time: a part's would be tens of MB
-        out.extend(probabilities_many([ngram_rows(t, max_text_length) for t in texts[lo : lo + GROUP]]))
+        out.extend(probabilities_many(ngram_rows_many(texts[lo : lo + GROUP], max_text_length)))
     return out
 
 
