@@ -249,3 +249,42 @@ def test_find_duplicates_decides_as_the_record_at_a_time_algorithm(run, history,
     lazy = find_duplicates(r.drop_columns(["signature"]), hist, threshold, signatures=fetch)
     assert lazy.equals(got)
     assert sum(len(a) for a in asked) <= len(run)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bodies=st.lists(
+        st.lists(
+            st.sampled_from(["Ferry", "timetable", "winter", "harbour", "über", "港口", "12", "the", "  ", "\n"]),
+            max_size=60,
+        ).map(" ".join),
+        max_size=6,
+    )
+)
+def test_signatures_made_from_cleanings_tokens_are_the_texts_own(bodies):
+    """The parse step fingerprints each cleaned text from the tokens cleaning made: the signature and band
+    columns are those of the cleaned texts themselves (and a rejected record has none)."""
+    from newsetl.clean import clean_articles
+    from newsetl.dedup import fingerprint_columns
+    from newsetl.schema import RAW, conform
+
+    rows = [
+        {
+            "title": f"Title {i}",
+            "text": body,
+            "source_file": "f.jsonl",
+            "file_sha256": "0" * 64,
+            "record_no": i,
+            "format": "jsonl",
+            "record_id": f"r{i}",
+        }
+        for i, body in enumerate(bodies)
+    ]
+    raw = conform(pa.Table.from_pylist(rows), RAW) if rows else RAW.empty_table()
+    raw = raw.append_column("ingest_order", pa.array(range(len(rows)), pa.int64()))
+    cleaned, rejected, signatures = clean_articles(raw, fingerprint=minhash)
+    assert cleaned.num_rows + rejected.num_rows == len(rows) and len(signatures) == cleaned.num_rows
+    cols = fingerprint_columns(signatures)
+    sigs, bands = fingerprint_texts(cleaned.column("text").to_pylist())
+    assert cols["signature"].to_pylist() == sigs and cols["bands"].to_pylist() == bands
+    assert cols["signature"].type == pa.list_(pa.uint32()) and cols["bands"].type == pa.list_(pa.int64())

@@ -7,7 +7,9 @@ import html
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -163,6 +165,12 @@ def _reject(rec: dict, reason: str, detail: str) -> dict:
 
 def clean_record(rec: dict, rules: Rules = RULES) -> tuple[dict | None, dict | None]:
     """Return (cleaned record, None) or (None, quarantine row) for one raw record."""
+    out, bad, _ = _clean_record(rec, rules)
+    return out, bad
+
+
+def _clean_record(rec: dict, rules: Rules) -> tuple[dict | None, dict | None, list[str]]:
+    """clean_record, with the word tokens of the cleaned text (empty for a rejected record)."""
     title = normalize_line(rec.get("title"))
     paras = split_paragraphs(rec.get("text"))
     had_text = bool(paras)
@@ -172,15 +180,15 @@ def clean_record(rec: dict, rules: Rules = RULES) -> tuple[dict | None, dict | N
         paras = paras[1:]
     text = "\n\n".join(paras)
     if not had_text:
-        return None, _reject(rec, "empty_text", "the record has no body text")
+        return None, _reject(rec, "empty_text", "the record has no body text"), []
     if not text:
-        return None, _reject(rec, "boilerplate_only", "the body held only boilerplate lines")
+        return None, _reject(rec, "boilerplate_only", "the body held only boilerplate lines"), []
     if not title:
-        return None, _reject(rec, "missing_title", "the record has no title")
+        return None, _reject(rec, "missing_title", "the record has no title"), []
     published = parse_date(rec.get("published_raw"), rec.get("file_modified"))
     published_at, offset, ok = published.at, published.offset, published.ok
     if not ok:
-        return None, _reject(rec, "invalid_published_at", f"unreadable date {str(rec.get('published_raw'))[:80]!r}")
+        return None, _reject(rec, "invalid_published_at", f"unreadable date {str(rec.get('published_raw'))[:80]!r}"), []
     toks = tokens(text)
     out = dict(rec)
     out.update(
@@ -202,17 +210,24 @@ def clean_record(rec: dict, rules: Rules = RULES) -> tuple[dict | None, dict | N
         word_count=len(toks),
         text_hash=text_fingerprint(text, toks),
     )
-    return out, None
+    return out, None, toks
 
 
-def clean_articles(raw: pa.Table, rules: Rules = RULES) -> tuple[pa.Table, pa.Table]:
-    """Return (cleaned articles, rejected rows) for a table of raw records (schema RAW + ingest_order)."""
+def clean_articles(
+    raw: pa.Table, rules: Rules = RULES, fingerprint: Callable[[str, list[str]], Any] | None = None
+) -> tuple[pa.Table, pa.Table, list]:
+    """Return (cleaned articles, rejected rows, fingerprints) for a table of raw records (schema RAW +
+    ingest_order). fingerprint(text, tokens), when given, is called for each cleaned article with the word
+    tokens cleaning already made (its results are the third element; otherwise it is empty)."""
     kept: list[dict] = []
     rejected: list[dict] = []
+    prints: list = []
     for rec in raw.to_pylist():
-        ok, bad = clean_record(rec, rules)
+        ok, bad, toks = _clean_record(rec, rules)
         if ok is not None:
             kept.append(ok)
+            if fingerprint is not None:
+                prints.append(fingerprint(ok["text"], toks))
         else:
             rejected.append(bad)  # type: ignore[arg-type]
-    return from_rows(kept, CLEAN), from_rows(rejected, QUARANTINE)
+    return from_rows(kept, CLEAN), from_rows(rejected, QUARANTINE), prints

@@ -40,13 +40,13 @@ _SHINGLE_MIX = np.uint64(0x100000001B3)
 _BAND_MIX = np.array([0x9E3779B97F4A7C15 ^ (i * 0x100000001B3) for i in range(BANDS)], dtype=np.uint64)
 
 
-def shingle_hashes(text: str) -> np.ndarray:
-    """Return the distinct 32-bit hashes of the text's 5-token shingles.
+def shingle_hashes(text: str, toks: list[str] | None = None) -> np.ndarray:
+    """Return the distinct 32-bit hashes of the text's 5-token shingles (toks: its tokens, when known).
 
     Each token is hashed once (CRC-32) and the five hashes of a window are combined with a
     polynomial in numpy, instead of building and hashing every shingle string.
     """
-    toks = tokens(text)
+    toks = tokens(text) if toks is None else toks
     if not toks:
         return np.zeros(0, dtype=np.uint64)
     h = np.fromiter((zlib.crc32(t.encode()) for t in toks), dtype=np.uint64, count=len(toks))
@@ -59,9 +59,9 @@ def shingle_hashes(text: str) -> np.ndarray:
     return np.unique((acc ^ (acc >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
 
 
-def minhash(text: str) -> np.ndarray:
-    """Return the MinHash signature (NUM_PERM uint32 values) of a text."""
-    h = shingle_hashes(text)
+def minhash(text: str, toks: list[str] | None = None) -> np.ndarray:
+    """Return the MinHash signature (NUM_PERM uint32 values) of a text (toks: its tokens, when known)."""
+    h = shingle_hashes(text, toks)
     sig = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint64)
     for start in range(0, len(h), 4096):  # bound the (perm x shingle) matrix for very long texts
         block = h[start : start + 4096]
@@ -88,6 +88,17 @@ def fingerprint_texts(texts: Sequence[str]) -> tuple[list[list[int]], list[list[
         sigs.append(s.tolist())
         bands.append(band_keys(s).tolist())
     return sigs, bands
+
+
+def fingerprint_columns(signatures: Sequence[np.ndarray]) -> dict[str, pa.Array]:
+    """Return the `signature` and `bands` columns (schema STAGED) of MinHash signatures, built from numpy."""
+    n = len(signatures)
+    sigs = np.stack(signatures) if n else np.zeros((0, NUM_PERM), dtype=np.uint32)
+    bands = np.stack([band_keys(s) for s in signatures]) if n else np.zeros((0, BANDS), dtype=np.int64)
+    return {
+        "signature": pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * NUM_PERM), sigs.ravel()),
+        "bands": pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * BANDS), bands.ravel()),
+    }
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from newsetl import warehouse as wh
 from newsetl.clean import clean_articles
-from newsetl.dedup import fingerprint_texts
+from newsetl.dedup import fingerprint_columns, minhash
 from newsetl.faults import fault, stall
 from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, Limits, read_file, record_id
 from newsetl.ledger import RunContext
@@ -132,7 +132,8 @@ def _write_parsed(ctx: RunContext, chunk_no: int, raw: list[dict], issues: list[
     path = ctx.stage.parsed(chunk_no, len(res.parts))
     table = conform(pa.Table.from_pylist(raw, schema=RAW), RAW) if raw else RAW.empty_table()
     table = table.append_column("ingest_order", pa.array([r["_order"] for r in raw], pa.int64()))
-    cleaned, rejected = clean_articles(table)
+    # The MinHash signature of each cleaned text, from the tokens cleaning made for its text hash.
+    cleaned, rejected, signatures = clean_articles(table, fingerprint=minhash)
     quarantined = pa.concat_tables([from_rows(issues, QUARANTINE), rejected]) if issues else rejected
     res.parse_quarantined += len(issues)
     res.clean_quarantined += rejected.num_rows
@@ -140,8 +141,7 @@ def _write_parsed(ctx: RunContext, chunk_no: int, raw: list[dict], issues: list[
     if quarantined.num_rows:
         target = ctx.stage.of_part("quarantine", path, prefix="p-")
         res.quarantine.append(str(wh.write_parquet(ctx.stamp(quarantined, QUARANTINE), target)))
-    sigs, bands = fingerprint_texts(cleaned.column("text").to_pylist())
-    fingerprints = {"signature": pa.array(sigs, pa.list_(pa.uint32())), "bands": pa.array(bands, pa.list_(pa.int64()))}
+    fingerprints = fingerprint_columns(signatures)
     res.parts.append(str(wh.write_parquet(conform(with_columns(cleaned, fingerprints), STAGED), path)))
 
 
