@@ -160,6 +160,7 @@ def run_steps(ctx: RunContext, runner: Runner) -> RunSummary:
         for a in summary.outlet_alerts:
             runner.log(f"outlet alert: {a['outlet_name'] or a['outlet_id']}: {a['detail']}")
         if ctx.settings.compact_min_parts:
+            release_memory()  # what publish and stories freed: compaction's buffers start from a small process
             s = ctx.settings
             with timed("compact"):
                 done = runner.one(
