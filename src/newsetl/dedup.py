@@ -81,13 +81,9 @@ def band_keys(signature: np.ndarray) -> np.ndarray:
 
 
 def fingerprint_texts(texts: Sequence[str]) -> tuple[list[list[int]], list[list[int]]]:
-    """Return (signatures, band keys) as Python lists, one entry per text, ready for Arrow."""
-    sigs, bands = [], []
-    for t in texts:
-        s = minhash(t)
-        sigs.append(s.tolist())
-        bands.append(band_keys(s).tolist())
-    return sigs, bands
+    """Return (signatures, band keys) as Python lists, one entry per text."""
+    cols = fingerprint_columns([minhash(t) for t in texts])
+    return cols["signature"].to_pylist(), cols["bands"].to_pylist()
 
 
 def fingerprint_columns(signatures: Sequence[np.ndarray]) -> dict[str, pa.Array]:

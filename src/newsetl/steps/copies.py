@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from newsetl import history
 from newsetl import warehouse as wh
 from newsetl.copies import QUARANTINED, SUPERSEDED, CopyFixes, Lost, fix_copies
-from newsetl.dedup import fingerprint_texts
+from newsetl.dedup import fingerprint_columns, minhash
 from newsetl.ledger import RunContext
 from newsetl.schema import (
     ARTICLES,
@@ -60,10 +60,7 @@ def resolve_copies(
         for r in pq.read_table(p, columns=["article_id", "text_hash", "published_at"]).to_pylist()
         if r["text_hash"] in set(hashes)
     ]
-    sigs, bands = fingerprint_texts(orphans.column("text").to_pylist())
-    candidates = with_columns(
-        orphans, {"signature": pa.array(sigs, pa.list_(pa.uint32())), "bands": pa.array(bands, pa.list_(pa.int64()))}
-    )
+    candidates = with_columns(orphans, fingerprint_columns([minhash(t) for t in orphans.column("text").to_pylist()]))
     tagged = tag_records(ctx, candidates)
     suite = ctx.settings.expectations / "articles.json"
     valid, failed, _ = validate_articles(conform(tagged, ARTICLES), suite, ctx.started_at)
