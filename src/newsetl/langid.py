@@ -228,7 +228,7 @@ def probabilities(rows: np.ndarray) -> list[tuple[str, float]]:
 
 
 def probabilities_many(rows: Sequence[np.ndarray]) -> list[list[tuple[str, float]]]:
-    """Return langdetect's probabilities for the n-gram rows of each text, GROUP texts at a time.
+    """Return langdetect's probabilities for the n-gram rows of each text (one group: see `detect_many`).
 
     Every detection reads the same seeded stream from its start, so the texts' trials run side by side:
     each text has its own position in the stream, alpha and draws, and one array operation serves them
@@ -238,10 +238,8 @@ def probabilities_many(rows: Sequence[np.ndarray]) -> list[list[tuple[str, float
     p = profiles()
     out: list[list[tuple[str, float]]] = [[] for _ in rows]
     live = [i for i, r in enumerate(rows) if len(r)]
-    for lo in range(0, len(live), GROUP):
-        mine = live[lo : lo + GROUP]
-        langprob = _detect_group(p, [rows[i] for i in mine])
-        for i, lp in zip(mine, langprob, strict=True):
+    if live:
+        for i, lp in zip(live, _detect_group(p, [rows[i] for i in live]), strict=True):
             order = np.argsort(-lp, kind="stable")
             out[i] = [(p.langs[j], float(lp[j])) for j in order if lp[j] > PROB_THRESHOLD]
     return out
