@@ -369,28 +369,15 @@ def test_the_largest_stories_of_a_run_are_counted_as_the_reference_counts_them(t
     outlets = st.sampled_from(["o1", "o2", "o3", "o4", None])
     titles = st.sampled_from(["", None, "Alpha", "Beta", "Gamma"])
     times = st.integers(0, 5).map(lambda h: T0 + timedelta(hours=h))
-    ids = data.draw(st.lists(st.integers(0, 40), min_size=1, max_size=25, unique=True))
-    run = [
-        {
-            "article_id": f"a{i}",
-            "story_id": data.draw(st.sampled_from(stories_)),
-            "outlet_id": data.draw(outlets),
-            "title": data.draw(titles),
-            "event_time": data.draw(times),
-        }
-        for i in ids
-    ]
-    hist_ids = data.draw(st.lists(st.integers(0, 60), max_size=25, unique=True))
-    hist = [
-        {
-            "article_id": f"a{i}",
-            "story_id": data.draw(st.sampled_from(stories_)),
-            "outlet_id": data.draw(outlets),
-            "title": data.draw(titles),
-            "event_time": data.draw(times),
-        }
-        for i in hist_ids
-    ]
+    article = st.fixed_dictionaries(
+        {"story_id": st.sampled_from(stories_), "outlet_id": outlets, "title": titles, "event_time": times}
+    )
+
+    def articles(ids: list[int]) -> list[dict]:
+        return [{"article_id": f"a{i}", **data.draw(article)} for i in ids]
+
+    run = articles(data.draw(st.lists(st.integers(0, 40), min_size=1, max_size=25, unique=True)))
+    hist = articles(data.draw(st.lists(st.integers(0, 60), max_size=25, unique=True)))
     roots = data.draw(st.dictionaries(st.sampled_from(stories_[4:]), st.sampled_from(stories_[:4]), max_size=3))
     known = [a["article_id"] for a in run + hist] + ["a99"]
     dups = [
