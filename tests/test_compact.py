@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -155,6 +156,30 @@ def test_compaction_keeps_every_row_and_check_stays_clean(copy, capsys):
         for view in ("articles", "duplicates", "quarantine", "files", "runs", "story_articles"):
             got = sorted(repr(r) for r in con.execute(f"SELECT * FROM {view}").fetchall())
             assert got == answers[view], view
+
+
+def test_a_record_lists_the_file_versions_each_compacted_part_holds(copy):
+    """Each added part's `sources` are exactly the distinct (file, checksum, run) of its rows, sorted; runs: its run ids."""
+    _, wh, _ = copy
+    assert _compact(wh, grace=3600).compaction_id
+    state = storage.read_compactions(wh)
+    assert state.added
+    checked = set()
+    for name, entry in state.added.items():
+        rows = pq.read_table(wh / name).to_pylist()
+        if entry["table"] == "runs":
+            want = {(None, None, r["run_id"]) for r in rows}
+        elif "source_file" in rows[0]:
+            want = {(r["source_file"], r["file_sha256"], r["run_id"]) for r in rows}
+        elif "sha256" in rows[0] and "path" in rows[0]:
+            want = {(r["path"], r["sha256"], r["run_id"]) for r in rows}
+        else:
+            want = set()
+        got = [(s["path"], s["sha256"], s["run_id"]) for s in entry["sources"] or []]
+        assert len(got) == len(set(got)) and set(got) == want, (name, len(got), len(want))
+        assert got == sorted(got, key=lambda k: tuple((v is not None, v or "") for v in k)), name
+        checked.add(entry["table"])
+    assert {"articles", "runs", "files"} <= checked
 
 
 def test_compacting_twice_merges_compacted_parts_again(copy):

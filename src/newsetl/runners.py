@@ -65,11 +65,12 @@ def rest_pool(pool: Pool) -> None:
         rest()
 
 
-def release_memory() -> None:
+def release_memory(collect: bool = True) -> None:
     """Hand this process's freed memory back to the system: Python's (glibc malloc_trim) and Arrow's pool.
 
     After a step that held a large run's keys or stories, the next steps then start from a smaller
-    process instead of one whose heap kept every page it ever used.
+    process instead of one whose heap kept every page it ever used. collect=False: without a garbage
+    collection first (for a loop that frees Arrow buffers, where a full collection would cost the most).
     """
     import contextlib
     import ctypes
@@ -77,7 +78,8 @@ def release_memory() -> None:
 
     import pyarrow as pa
 
-    gc.collect()
+    if collect:
+        gc.collect()
     pa.default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)

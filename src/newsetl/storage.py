@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from newsetl.schema import PARTS, TABLES, from_rows
@@ -141,18 +142,37 @@ def read_compactions(root: Path) -> Compactions:
     return state
 
 
-def read_manifest(root: Path, health: Health) -> dict[str, dict]:
-    """Return name -> manifest row of every readable manifest part; unreadable ones become damage."""
+def read_manifest(root: Path, health: Health, sources: bool = True) -> dict[str, dict]:
+    """Return name -> manifest row of every readable manifest part; unreadable ones become damage.
+
+    sources=False: rows without their file versions (`manifest_sources` reads those of a few parts). A
+    year of manifests lists every file version loaded; as Python objects those cost far more than the rest.
+    """
     listed: dict[str, dict] = {}
+    columns = None if sources else [n for n in PARTS.names if n != "sources"]
     for part in sorted((root / "parts").glob("ingest_date=*/*.parquet")):
         try:
-            rows = pq.read_table(part).to_pylist()
+            rows = pq.read_table(part, columns=columns).to_pylist()
         except (OSError, pa.ArrowException):
             name = part.relative_to(root).as_posix()
             health.damage.append(Damage("parts", name, "unreadable", run_of_published(part.name)))
             continue
         listed.update({r["name"]: r for r in rows})
     return listed
+
+
+def manifest_sources(root: Path, names: set[str]) -> dict[str, list[dict]]:
+    """Return name -> the file versions the manifest lists for each of the parts `names` (unreadable manifests skipped)."""
+    found: dict[str, list[dict]] = {}
+    wanted = pa.array(sorted(names), pa.string())
+    for part in sorted((root / "parts").glob("ingest_date=*/*.parquet")):
+        try:
+            rows = pq.read_table(part, columns=["name", "sources"])
+        except (OSError, pa.ArrowException):
+            continue
+        picked = rows.filter(pc.is_in(rows.column("name"), value_set=wanted)).to_pylist()
+        found.update({r["name"]: r["sources"] or [] for r in picked})
+    return found
 
 
 def check_parts(root: Path, runs: set[str], full: bool = False) -> Health:
@@ -162,12 +182,13 @@ def check_parts(root: Path, runs: set[str], full: bool = False) -> Health:
     not list, that the Parquet footer reads.
     """
     health = Health()
-    listed = read_manifest(root, health)
+    listed = read_manifest(root, health, sources=False)  # a damaged part's file versions are read below
     compacted = read_compactions(root)
     for record in compacted.unreadable:
         health.damage.append(Damage("compactions", record.relative_to(root).as_posix(), "unreadable", None))
     listed.update(compacted.added)
     seen: set[str] = set()
+    found: list[tuple[str, str, str, dict | None, Path | None]] = []  # (table, name, problem, entry, part)
     for table in (*TABLES, "sources"):
         for part in sorted((root / table).glob("*/*.parquet")):
             name = part.relative_to(root).as_posix()
@@ -191,12 +212,18 @@ def check_parts(root: Path, runs: set[str], full: bool = False) -> Health:
             elif full and sha256_of(part) != entry["sha256"]:
                 problem = "checksum"
             if problem:
-                health.damage.append(_damage(table, name, problem, entry, part))
+                found.append((table, name, problem, entry, part))
     for name, entry in listed.items():
         if name in seen or name in compacted.retired:
             continue
         if name in compacted.added or entry["run_id"] in runs:
-            health.damage.append(_damage(entry["table"], name, "missing", entry, None))
+            found.append((entry["table"], name, "missing", entry, None))
+    unread = {name for _, name, _, entry, _ in found if entry is not None and "sources" not in entry}
+    versions = manifest_sources(root, unread) if unread else {}
+    for kind, name, problem, entry, at in found:
+        if entry is not None and "sources" not in entry:
+            entry = entry | {"sources": versions.get(name, [])}
+        health.damage.append(_damage(kind, name, problem, entry, at))
     return health
 
 
