@@ -191,6 +191,11 @@ def _reference_decisions(run: pa.Table, history: pa.Table, threshold: float) -> 
                 status[i], dup_of[i], sim[i] = "near", (h_ids[c] if c < h else ids[c - h]), float(sims[best])
                 continue
         kept[h + i] = True
+    at = {r: i for i, r in enumerate(ids)}
+    for i in range(n):  # an exact copy of a record found to be a near copy: a near copy of what it copies
+        j = at.get(dup_of[i])
+        if status[i] == "exact" and j is not None and status[j] == "near":
+            status[i], dup_of[i], sim[i] = "near", dup_of[j], sim[j]
     return list(zip(ids, status, dup_of, sim, strict=True))
 
 
@@ -240,6 +245,11 @@ def test_find_duplicates_decides_as_the_record_at_a_time_algorithm(run, history,
     want = _reference_decisions(r, hist, threshold)
     got = find_duplicates(r, hist, threshold)
     assert [tuple(d.values()) for d in got.to_pylist()] == want
+    # Every copy names a kept run record or a history article, never another copy.
+    kept = {d["record_id"] for d in got.to_pylist() if d["status"] == "kept"} | set(
+        hist.column("article_id").to_pylist()
+    )
+    assert all(d["duplicate_of"] in kept for d in got.to_pylist() if d["status"] != "kept")
     asked: list = []
 
     def fetch(rows):

@@ -287,6 +287,13 @@ def decide(
                     status[i], dup_of[i], sim[i] = _NEAR, near[best], float(sims[best])
                     continue
             kept[slot] = True
+        # An exact copy of a run record that turned out to be a near copy is a near copy of what that
+        # record copies (it has the same text): a copy always names a kept article, never another copy.
+        copies = np.flatnonzero((status == _EXACT) & (dup_of >= h))
+        source = dup_of[copies] - h
+        moved = status[source] == _NEAR
+        copies, source = copies[moved], source[moved]
+        status[copies], dup_of[copies], sim[copies] = _NEAR, dup_of[source], sim[source]
     return Decisions(status, dup_of, sim, h)
 
 
