@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from newsetl.dates import parse_date
+from newsetl.mojibake import is_bad
 from newsetl.rules import RULES, Rules
 from newsetl.schema import CLEAN, QUARANTINE, from_rows
 
@@ -33,8 +34,6 @@ def _fix_unicode(s: str) -> str:
         s = html.unescape(s)
     if s.isascii():
         return s
-    from ftfy.badness import is_bad
-
     if not is_bad(s):
         # ftfy only re-decodes text its badness heuristic flags; skipping its per-line machinery for
         # clean text halves the cost of cleaning and changes nothing.
