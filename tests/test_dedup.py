@@ -6,12 +6,23 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SEED_A, SEED_B, need_shared
+from newsetl import dedup
 from newsetl.clean import text_fingerprint
-from newsetl.dedup import BANDS, DECISIONS, NUM_PERM, band_keys, find_duplicates, fingerprint_texts, minhash
+from newsetl.dedup import (
+    BANDS,
+    DECISIONS,
+    NUM_PERM,
+    band_keys,
+    find_duplicates,
+    fingerprint_texts,
+    minhash,
+    minhash_many,
+)
 
 STORY = " ".join(
     f"Sentence {i} of the harbour story says the ferry company changed timetable number {i} for winter."
@@ -292,9 +303,34 @@ def test_signatures_made_from_cleanings_tokens_are_the_texts_own(bodies):
     ]
     raw = conform(pa.Table.from_pylist(rows), RAW) if rows else RAW.empty_table()
     raw = raw.append_column("ingest_order", pa.array(range(len(rows)), pa.int64()))
-    cleaned, rejected, signatures = clean_articles(raw, fingerprint=minhash)
-    assert cleaned.num_rows + rejected.num_rows == len(rows) and len(signatures) == cleaned.num_rows
-    cols = fingerprint_columns(signatures)
-    sigs, bands = fingerprint_texts(cleaned.column("text").to_pylist())
+    cleaned, rejected, token_lists = clean_articles(raw, keep_tokens=True)
+    assert cleaned.num_rows + rejected.num_rows == len(rows) and len(token_lists) == cleaned.num_rows
+    cols = fingerprint_columns(minhash_many(token_lists))
+    texts = cleaned.column("text").to_pylist()
+    sigs, bands = fingerprint_texts(texts)
     assert cols["signature"].to_pylist() == sigs and cols["bands"].to_pylist() == bands
+    # ...and they are each text's own signature and band keys, made one text at a time.
+    assert sigs == [minhash(t).tolist() for t in texts]
+    assert bands == [band_keys(minhash(t)).tolist() for t in texts]
     assert cols["signature"].type == pa.list_(pa.uint32()) and cols["bands"].type == pa.list_(pa.int64())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.one_of(st.integers(0, 7), st.integers(8, 600), st.just(5000)), max_size=12),
+    block=st.sampled_from([7, 64, 4096]),
+    group=st.sampled_from([1, 300, 1 << 20]),
+    seed=st.integers(0, 2**16),
+)
+def test_minhash_many_is_minhash_of_each_text(lengths, block, group, seed):
+    """Texts of none, one to four, five and thousands of tokens (a text across blocks, a block across texts):
+    each row is the text's own minhash."""
+    rng = np.random.default_rng(seed)
+    vocab = ["ferry", "winter", "über", "港", "12", "the", "a", "timetable"]
+    lists = [[vocab[i] for i in rng.integers(0, len(vocab), n)] for n in lengths]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dedup, "GROUP_TOKENS", group)  # texts taken in groups of this many tokens
+        got = minhash_many(lists, block=block)
+    want = np.stack([minhash("", t) for t in lists]) if lists else np.zeros((0, NUM_PERM), np.uint32)
+    assert got.dtype == np.uint32 and got.shape == (len(lists), NUM_PERM)
+    assert (got == want).all()

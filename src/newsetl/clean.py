@@ -7,9 +7,7 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
@@ -212,21 +210,21 @@ def _clean_record(rec: dict, rules: Rules) -> tuple[dict | None, dict | None, li
     return out, None, toks
 
 
-def clean_articles(
-    raw: pa.Table, rules: Rules = RULES, fingerprint: Callable[[str, list[str]], Any] | None = None
-) -> tuple[pa.Table, pa.Table, list]:
-    """Return (cleaned articles, rejected rows, fingerprints) for a table of raw records (schema RAW +
-    ingest_order). fingerprint(text, tokens), when given, is called for each cleaned article with the word
-    tokens cleaning already made (its results are the third element; otherwise it is empty)."""
+def clean_articles(raw: pa.Table, rules: Rules = RULES, keep_tokens: bool = False) -> tuple[pa.Table, pa.Table, list]:
+    """Return (cleaned articles, rejected rows, tokens) for a table of raw records (schema RAW + ingest_order).
+
+    keep_tokens: the third element holds the word tokens cleaning made for each cleaned article's text
+    hash (in the order of the cleaned rows), for its MinHash signature; otherwise it is empty.
+    """
     kept: list[dict] = []
     rejected: list[dict] = []
-    prints: list = []
+    kept_tokens: list[list[str]] = []
     for rec in raw.to_pylist():
         ok, bad, toks = _clean_record(rec, rules)
         if ok is not None:
             kept.append(ok)
-            if fingerprint is not None:
-                prints.append(fingerprint(ok["text"], toks))
+            if keep_tokens:
+                kept_tokens.append(toks)
         else:
             rejected.append(bad)  # type: ignore[arg-type]
-    return from_rows(kept, CLEAN), from_rows(rejected, QUARANTINE), prints
+    return from_rows(kept, CLEAN), from_rows(rejected, QUARANTINE), kept_tokens

@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 
 from newsetl import history
 from newsetl import warehouse as wh
+from newsetl.clean import tokens
 from newsetl.copies import QUARANTINED, SUPERSEDED, CopyFixes, Lost, fix_copies
-from newsetl.dedup import fingerprint_columns, minhash
+from newsetl.dedup import fingerprint_columns, minhash_many
 from newsetl.ledger import RunContext
 from newsetl.schema import (
     ARTICLES,
@@ -60,7 +61,9 @@ def resolve_copies(
         for r in pq.read_table(p, columns=["article_id", "text_hash", "published_at"]).to_pylist()
         if r["text_hash"] in set(hashes)
     ]
-    candidates = with_columns(orphans, fingerprint_columns([minhash(t) for t in orphans.column("text").to_pylist()]))
+    candidates = with_columns(
+        orphans, fingerprint_columns(minhash_many([tokens(t) for t in orphans.column("text").to_pylist()]))
+    )
     tagged = tag_records(ctx, candidates)
     suite = ctx.settings.expectations / "articles.json"
     valid, failed, _ = validate_articles(conform(tagged, ARTICLES), suite, ctx.started_at)

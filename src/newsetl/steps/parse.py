@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from newsetl import warehouse as wh
 from newsetl.clean import clean_articles
-from newsetl.dedup import fingerprint_columns, minhash
+from newsetl.dedup import fingerprint_columns, minhash_many
 from newsetl.faults import fault, stall
 from newsetl.ingest import FileChanged, FileEntry, FileError, Issue, Limits, read_file, record_id
 from newsetl.ledger import RunContext
@@ -133,7 +133,9 @@ def _write_parsed(ctx: RunContext, chunk_no: int, raw: list[dict], issues: list[
     table = conform(pa.Table.from_pylist(raw, schema=RAW), RAW) if raw else RAW.empty_table()
     table = table.append_column("ingest_order", pa.array([r["_order"] for r in raw], pa.int64()))
     # The MinHash signature of each cleaned text, from the tokens cleaning made for its text hash.
-    cleaned, rejected, signatures = clean_articles(table, fingerprint=minhash)
+    cleaned, rejected, token_lists = clean_articles(table, keep_tokens=True)
+    signatures = minhash_many(token_lists)
+    del token_lists
     quarantined = pa.concat_tables([from_rows(issues, QUARANTINE), rejected]) if issues else rejected
     res.parse_quarantined += len(issues)
     res.clean_quarantined += rejected.num_rows
