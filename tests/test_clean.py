@@ -165,3 +165,17 @@ def test_html_states_its_own_publication_time():
     assert published_in_page(ld) == "2026-11-19T22:05:00-05:00"
     assert published_in_page(b'<p><time datetime="2026-11-18T09:00:00Z">yesterday</time></p>') == "2026-11-18T09:00:00Z"
     assert published_in_page(b"<p>no date here</p>") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab Zé_9-.\n\t") + ["中", "ひ", "한", "ー", "ß", "İ", "ﬁ", "١"]), max_size=80)
+)
+def test_tokens_are_cjk_characters_and_word_runs(text):
+    """Each Han/kana/Hangul character is a token, other word characters form runs (the order of the alternatives
+    in the token regex changes nothing)."""
+    import re
+
+    from newsetl.clean import _CJK, tokens
+
+    assert tokens(text) == re.findall(rf"[{_CJK}]|[^\W{_CJK}]+", text.lower())
