@@ -163,7 +163,7 @@ def supported_languages() -> frozenset[str]:
 
 
 def detect_language(
-    text: str, given: str | None = None, *, max_chars: int = 1000, min_letters: int = 20
+    text: str, given: str | None = None, *, max_chars: int = 600, min_letters: int = 20
 ) -> tuple[str, float | None, str]:
     """Return (language, confidence, method) for one text.
 
@@ -174,7 +174,7 @@ def detect_language(
 
 
 def detect_many(
-    texts: list[str], given: list[str | None], *, max_chars: int = 1000, min_letters: int = 20
+    texts: list[str], given: list[str | None], *, max_chars: int = 600, min_letters: int = 20
 ) -> list[tuple[str, float | None, str]]:
     """`detect_language` for each text (with the language its feed gives, or None), detected together."""
     from newsetl import langid
@@ -209,7 +209,7 @@ def _decide(probs: list[tuple[str, float]], given: str | None) -> tuple[str, flo
     return UNDETERMINED, None, "undetermined"
 
 
-def detect_languages(articles: pa.Table, *, max_chars: int = 1000, min_letters: int = 20) -> pa.Table:
+def detect_languages(articles: pa.Table, *, max_chars: int = 600, min_letters: int = 20) -> pa.Table:
     """Return `articles` with language, language_confidence and language_method columns set."""
     titles = articles.column("title").to_pylist()
     texts = articles.column("text").to_pylist()
