@@ -150,3 +150,38 @@ def test_any_damage_to_record_parts_heals_to_the_same_warehouse(reference, tmp_p
         _damage(_part_of(base / "wh", table), how)
     _rerun(base / "landing", base / "wh")
     assert _placement(base / "wh") == placement
+
+
+def test_a_manifest_without_some_columns_reads_and_damage_keeps_its_file_versions(tmp_path):
+    """Manifests are read without their file versions (only a damaged part's are read): a manifest written
+    without a column newer newsetl added still reads, and a missing part still names the files it held."""
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from newsetl import storage
+
+    folder = tmp_path / "parts" / "ingest_date=2026-11-01"
+    folder.mkdir(parents=True)
+    name = "articles/ingest_date=2026-11-01/r1-0.parquet"
+    versions = [{"path": "a.jsonl", "sha256": "ab" * 32}, {"path": "b.txt", "sha256": "cd" * 32}]
+    old = pa.table(  # no `rows` column, as an older manifest
+        {
+            "table": ["articles"],
+            "name": [name],
+            "size": [10],
+            "sha256": ["00" * 32],
+            "sources": [versions],
+            "run_id": ["r1"],
+            "ingest_date": [date(2026, 11, 1)],
+        }
+    )
+    pq.write_table(old, folder / "r1-manifest.parquet")
+    health = storage.Health()
+    listed = storage.read_manifest(tmp_path, health, sources=False)
+    assert not health.damage and set(listed) == {name} and "sources" not in listed[name]
+    checked = storage.check_parts(tmp_path, {"r1"})
+    missing = [d for d in checked.damage if d.name == name]
+    assert [d.problem for d in missing] == ["missing"]
+    assert sorted(missing[0].sources) == [("a.jsonl", "ab" * 32, "r1"), ("b.txt", "cd" * 32, "r1")]

@@ -94,7 +94,7 @@ TIER_RATIO = 8
 _SOURCE_KEYS = ("path", "sha256", "run_id")
 # Rows buffered before a row group is written (DuckDB reads row groups in parallel).
 _ROW_GROUP_ROWS = 122_880
-_ROW_GROUP_BYTES = 32 << 20  # at 64 MiB the 1,000,000-article benchmark's compaction peaked at 1,458 MiB
+_ROW_GROUP_BYTES = 32 << 20  # what a merge holds before writing (1,000,000 articles: the same stage peak as 64 MiB)
 
 
 class CompactionError(RuntimeError):
@@ -349,8 +349,8 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def _sources(table_name: str, table: pa.Table) -> pa.Table | None:
     """Return the distinct (path, sha256, run_id) of the file versions whose rows `table` holds (runs: the run ids).
 
-    An Arrow table, not Python tuples: at 1,000,000 articles a run's parts hold 251,726 file versions per
-    table, which as Python objects took about 400 MB of the compaction's peak.
+    An Arrow table, not Python tuples: a run of 1,000,000 articles holds 251,726 file versions per table,
+    kept until the record is written (about 100 bytes each in Arrow, several times that as tuples).
     """
     names = set(table.column_names)
     if table_name == "runs":

@@ -149,9 +149,10 @@ def read_manifest(root: Path, health: Health, sources: bool = True) -> dict[str,
     year of manifests lists every file version loaded; as Python objects those cost far more than the rest.
     """
     listed: dict[str, dict] = {}
-    columns = None if sources else [n for n in PARTS.names if n != "sources"]
     for part in sorted((root / "parts").glob("ingest_date=*/*.parquet")):
         try:
+            # The part's own columns (a manifest written by an older newsetl may lack some of PARTS').
+            columns = None if sources else [n for n in pq.read_schema(part).names if n != "sources"]
             rows = pq.read_table(part, columns=columns).to_pylist()
         except (OSError, pa.ArrowException):
             name = part.relative_to(root).as_posix()
