@@ -137,20 +137,15 @@ def _minhash_group(token_lists: Sequence[list[str]], block: int) -> np.ndarray:
 
 def band_keys(signature: np.ndarray) -> np.ndarray:
     """Return the BANDS int64 LSH keys of a signature (one hash per band of ROWS values)."""
-    rows = signature.astype(np.uint64).reshape(BANDS, ROWS)
-    key = _BAND_MIX.copy()
-    with np.errstate(over="ignore"):
-        for j in range(ROWS):  # FNV-style mix; wrap-around is intended
-            key = (key ^ rows[:, j]) * np.uint64(0x100000001B3)
-    return key.view(np.int64)
+    return _band_keys_of(np.asarray(signature).reshape(1, NUM_PERM))[0]
 
 
 def _band_keys_of(sigs: np.ndarray) -> np.ndarray:
-    """band_keys of every row of an (n, NUM_PERM) signature array, as an (n, BANDS) int64 array."""
+    """Return the band keys of every row of an (n, NUM_PERM) signature array, as an (n, BANDS) int64 array."""
     rows = sigs.astype(np.uint64).reshape(len(sigs), BANDS, ROWS)
     key = np.broadcast_to(_BAND_MIX, (len(sigs), BANDS)).copy()
     with np.errstate(over="ignore"):
-        for j in range(ROWS):  # band_keys' FNV-style mix, for all signatures at once
+        for j in range(ROWS):  # FNV-style mix; wrap-around is intended
             key = (key ^ rows[:, :, j]) * np.uint64(0x100000001B3)
     return key.view(np.int64)
 
