@@ -30,8 +30,8 @@ def file_versions(ctx: RunContext) -> tuple[set[tuple[str, str]], dict[str, list
         known = set(con.execute("SELECT path, sha256 FROM files WHERE status <> 'changed'").fetchall())
         loaded: dict[str, list[str]] = {}
         for path, sha in con.execute(
-            "SELECT path, sha256 FROM files WHERE status IN ('loaded', 'partial') "
-            "AND NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = files.path AND s.sha256 = files.sha256)"
+            "SELECT path, sha256 FROM files f ANTI JOIN supersessions s ON s.path = f.path AND s.sha256 = f.sha256 "
+            "WHERE status IN ('loaded', 'partial')"
         ).fetchall():
             loaded.setdefault(path, []).append(sha)
     return known, loaded
@@ -68,8 +68,8 @@ def dedup_history(ctx: RunContext, run: Keys, replaced: list[dict], batch_rows: 
             lambda: con.execute(
                 "WITH t AS MATERIALIZED (SELECT article_id, text_hash, published_at, signature, bands, source_file, file_sha256 "
                 "FROM dedup_index_all WHERE article_id IN (SELECT article_id FROM hits)) "
-                f"SELECT article_id, text_hash, published_at, signature, bands FROM t WHERE {wh.CURRENT_VERSION} "
-                "AND NOT EXISTS (SELECT 1 FROM replaced r WHERE r.path = t.source_file AND r.sha256 = t.file_sha256)"
+                f"SELECT article_id, text_hash, published_at, signature, bands FROM t {wh.NOT_SUPERSEDED} "
+                + wh.without_versions("replaced", "t", "r")
             ).to_arrow_table()
         )
 
@@ -113,8 +113,7 @@ def articles_with_text(ctx: RunContext, text_hashes: list[str], excluding: list[
         return (
             con.execute(
                 "SELECT article_id, text_hash, published_at, NULL::BIGINT AS ingest_order FROM articles a "
-                "WHERE text_hash IN (SELECT text_hash FROM h) "
-                "AND NOT EXISTS (SELECT 1 FROM x WHERE x.path = a.source_file AND x.sha256 = a.file_sha256)"
+                f"{wh.without_versions('x', 'a', 'x')} WHERE text_hash IN (SELECT text_hash FROM h)"
             )
             .to_arrow_table()
             .to_pylist()
@@ -165,8 +164,7 @@ def _window_query(
     within = " OR ".join(["event_time BETWEEN ? AND ?"] * len(spans) + ["ingested_at >= ?"])
     con.register("x", _versions_table(replaced))
     return con.execute(
-        f"SELECT {_WINDOW_COLUMNS} FROM story_index s WHERE ({within}) "
-        "AND NOT EXISTS (SELECT 1 FROM x WHERE x.path = s.source_file AND x.sha256 = s.file_sha256)",
+        f"SELECT {_WINDOW_COLUMNS} FROM story_index s {wh.without_versions('x', 's', 'x')} WHERE ({within})",
         [*(t for span in spans for t in span), arrived_since],
     )
 
@@ -183,7 +181,7 @@ def outlet_daily_of(since: date, until: date) -> str:
     Both joins read every article: at 200,000 articles they cost the run about 0.7 s.
     """
     days = f"ingest_date BETWEEN DATE '{since.isoformat()}' AND DATE '{until.isoformat()}'"
-    articles = f"(SELECT * FROM articles_all t WHERE {wh.CURRENT_VERSION})"
+    articles = f"(SELECT * FROM articles_all t {wh.NOT_SUPERSEDED})"
     return f"({outlet_daily_select(articles, f'(SELECT * FROM duplicates_all d WHERE {wh.COPY_KEPT})', days)})"
 
 

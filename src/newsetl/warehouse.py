@@ -253,7 +253,20 @@ def live_parts(con: Any, root: Path, name: str) -> list[str]:
 
 
 # A row (of relation `t`) of a file version no later version of the same path superseded.
-CURRENT_VERSION = "NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.path = t.source_file AND s.sha256 = t.file_sha256)"
+def without_versions(versions: str, alias: str, name: str) -> str:
+    """Return a join clause that drops the rows of `alias` whose file version is a row of `versions`.
+
+    versions: a relation with columns path and sha256; `alias` has source_file and file_sha256. The same
+    rows as `NOT EXISTS (SELECT 1 FROM versions v WHERE v.path = alias.source_file AND ...)`, a key with a
+    NULL matching in neither, but DuckDB turns a correlated NOT EXISTS into a delim join that first
+    collects the distinct (path, sha256) of every row of `alias`: over 899,789 articles that took
+    +207 MiB and 0.24 s where the anti join, which hashes only `versions`, took +14 MiB and 0.07 s.
+    """
+    return f"ANTI JOIN {versions} {name} ON {name}.path = {alias}.source_file AND {name}.sha256 = {alias}.file_sha256"
+
+
+# Rows of `t` of a current file version: not of a version a later version of the same path superseded.
+NOT_SUPERSEDED = without_versions("supersessions", "t", "sup")
 
 # A copy (of relation `d`) still a copy: not promoted to an article, nor demoted to quarantine.
 COPY_KEPT = "d.article_id NOT IN (SELECT article_id FROM copy_fixes WHERE action IN ('promoted', 'demoted'))"
@@ -362,14 +375,16 @@ SELECT * EXCLUDE (rn) FROM (
     for name in (*first, *[t for t in RUN_TABLES if t not in first]):
         view = f"{name}_all" if name in _VERSIONED + _FIXED else name
         where = f"{_LIVE} AND {completed}"
+        hidden = ""
         if name in RELOADABLE:
-            # Rows of a file version a later run read again (a part holding some of them was damaged).
+            # Rows of a file version a later run read again (a part holding some of them was damaged): an
+            # anti join, not NOT EXISTS, for the reason without_versions gives.
             path, sha = RELOADABLE[name]
-            where += (
-                " AND NOT EXISTS (SELECT 1 FROM repairs r WHERE r.outcome = 'reloaded' AND r.hidden_run = t.run_id"
-                f" AND r.path = t.{path} AND r.sha256 = t.{sha})"
+            hidden = (
+                " ANTI JOIN (SELECT hidden_run, path, sha256 FROM repairs WHERE outcome = 'reloaded') r"
+                f" ON r.hidden_run = t.run_id AND r.path = t.{path} AND r.sha256 = t.{sha}"
             )
-        body = f"SELECT t.* FROM {_live_scan(name, root)} WHERE {where}"
+        body = f"SELECT t.* FROM {_live_scan(name, root)}{hidden} WHERE {where}"
         if name == "parts":
             body = _live_manifest(body, root)
         stmts.append(f"CREATE OR REPLACE VIEW {view} AS {body}")
@@ -381,12 +396,12 @@ SELECT * EXCLUDE (rn) FROM (
                 f"""CREATE OR REPLACE VIEW articles AS
 SELECT t.*, s.story_id, coalesce(r.root, s.story_id) AS current_story_id
 FROM articles_all t
+{NOT_SUPERSEDED}
 LEFT JOIN story_index_all s ON s.article_id = t.article_id AND s.run_id = t.run_id
-LEFT JOIN story_roots r ON r.story_id = s.story_id
-WHERE {CURRENT_VERSION}"""
+LEFT JOIN story_roots r ON r.story_id = s.story_id"""
             )
         else:
-            stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_all t WHERE {CURRENT_VERSION}")
+            stmts.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_all t {NOT_SUPERSEDED}")
     # Copies of a lost article point at the copy promoted in its place, or at a surviving article
     # with the same text; promoted copies are articles now; copies left with nothing are quarantined.
     stmts.append(
