@@ -185,3 +185,40 @@ def test_a_manifest_without_some_columns_reads_and_damage_keeps_its_file_version
     missing = [d for d in checked.damage if d.name == name]
     assert [d.problem for d in missing] == ["missing"]
     assert sorted(missing[0].sources) == [("a.jsonl", "ab" * 32, "r1"), ("b.txt", "cd" * 32, "r1")]
+
+
+def test_a_manifest_lists_each_parts_distinct_file_versions(tmp_path):
+    """Each staged part's manifest row names the distinct (path, sha256) of its rows, a part of a table
+    without file-version columns none; the manifest reads back as the rows it was built from."""
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from newsetl import storage
+
+    a, b = ("a.jsonl", "ab" * 32), ("b.txt", "cd" * 32)
+    parts = {
+        "p0.parquet": ("articles", [a, a, b, (None, None)]),
+        "p1.parquet": ("articles", []),
+        "p2.parquet": ("duplicates", [b, b]),
+    }
+    staged = []
+    for name, (table, rows) in parts.items():
+        path = tmp_path / name
+        cols = {"source_file": [r[0] for r in rows], "file_sha256": [r[1] for r in rows]}
+        pq.write_table(
+            pa.table(cols, schema=pa.schema([("source_file", pa.string()), ("file_sha256", pa.string())])), path
+        )
+        staged.append((table, path))
+    pq.write_table(pa.table({"run_id": ["r1"]}), tmp_path / "runs.parquet")
+    staged.append(("runs", tmp_path / "runs.parquet"))
+    got = storage.manifest(tmp_path, staged, "r1", date(2026, 11, 1))
+    assert got.schema == storage.PARTS
+    rows = got.to_pylist()
+    assert [r["rows"] for r in rows] == [4, 0, 2, 1]
+    as_set = [{(v["path"], v["sha256"]) for v in r["sources"]} for r in rows]
+    assert as_set == [{a, b, (None, None)}, set(), {b}, set()]
+    assert [len(r["sources"]) for r in rows] == [3, 0, 1, 0]  # distinct pairs, and a list (not null) for every part
+    pq.write_table(got, tmp_path / "m.parquet")
+    assert pq.read_table(tmp_path / "m.parquet").to_pylist() == rows
