@@ -252,7 +252,6 @@ def live_parts(con: Any, root: Path, name: str) -> list[str]:
     return [r[0] for r in retry_vanished(lambda: con.execute(sql).fetchall())]
 
 
-# A row (of relation `t`) of a file version no later version of the same path superseded.
 def without_versions(versions: str, alias: str, name: str) -> str:
     """Return a join clause that drops the rows of `alias` whose file version is a row of `versions`.
 
