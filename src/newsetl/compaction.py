@@ -67,7 +67,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -76,7 +75,7 @@ from newsetl import storage
 from newsetl import warehouse as wh
 from newsetl.faults import fault
 from newsetl.runners import release_memory
-from newsetl.schema import COMPACTIONS, from_rows
+from newsetl.schema import COMPACTIONS, from_rows, struct_lists
 from newsetl.staging import compacted_name, compaction_of, new_run_id, run_of_published
 
 # Tables compacted: every table whose parts are published per run.
@@ -464,14 +463,9 @@ def _added_rows(added: list[dict], stamp: dict) -> pa.Table:
     if not added:
         return table
     field = COMPACTIONS.field("sources")
-    struct_type = field.type.value_type
-    sources = pa.concat_tables([r["sources"] for r in added])
-    values = pa.StructArray.from_arrays(
-        [sources.column(f.name).combine_chunks().cast(f.type) for f in struct_type], fields=list(struct_type)
+    return table.set_column(
+        table.schema.get_field_index("sources"), field, struct_lists([r["sources"] for r in added], field)
     )
-    offsets = pa.array(np.cumsum([0] + [r["sources"].num_rows for r in added]), pa.int32())
-    column = pa.ListArray.from_arrays(offsets, values, type=field.type)
-    return table.set_column(table.schema.get_field_index("sources"), field, column)
 
 
 def _commit(

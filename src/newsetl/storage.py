@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsetl.schema import PARTS, TABLES, from_rows
+from newsetl.schema import PARTS, TABLES, from_rows, struct_lists
 from newsetl.staging import compaction_of, published_name, run_of_published
 
 DAMAGED = "_damaged"
@@ -105,16 +105,7 @@ def manifest(root: Path, staged: Iterable[tuple[str, Path]], run_id: str, ingest
     if not rows:
         return out
     col = PARTS.field("sources")
-    kinds = list(col.type.value_type)
-    lists = [  # a one-row list array per part: no copy of the pairs into one buffer
-        pa.ListArray.from_arrays(
-            pa.array([0, t.num_rows], pa.int32()),
-            pa.StructArray.from_arrays([t.column(f.name).combine_chunks() for f in kinds], fields=kinds),
-            type=col.type,
-        )
-        for t in sources
-    ]
-    return out.set_column(PARTS.get_field_index("sources"), col, pa.chunked_array(lists, col.type))
+    return out.set_column(PARTS.get_field_index("sources"), col, struct_lists(sources, col))
 
 
 @dataclass
